@@ -1,0 +1,92 @@
+"""Where the app may read image folders from: the configured data roots, nothing else.
+
+``CNNLIB_DATA_ROOTS`` is a list of directories separated by ``os.pathsep``; by default
+``./data`` and ``../shared/datasets`` relative to the project. A folder a user names is
+resolved (symlinks and ``..`` followed) and must stay inside one of them, so the app never
+browses the whole disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cnnlib.errors import DataError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def data_roots() -> list[Path]:
+    """The configured data roots that exist, resolved."""
+    raw = os.environ.get("CNNLIB_DATA_ROOTS")
+    entries = raw.split(os.pathsep) if raw else ["data", "../shared/datasets"]
+    roots: list[Path] = []
+    for entry in entries:
+        if not entry.strip():
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            path = PROJECT_DIR / path
+        path = path.resolve()
+        if path.is_dir() and path not in roots:
+            roots.append(path)
+    return roots
+
+
+def resolve_in_roots(root: Path, relative: str) -> Path:
+    """``root / relative`` resolved, refusing anything outside the configured roots.
+
+    Raises:
+        DataError: the path leaves the roots, or is not a directory.
+    """
+    roots = data_roots()
+    root = Path(root).resolve()
+    if root not in roots:
+        raise DataError(f"{str(root)!r} is not a configured data root; expected one of: {', '.join(map(str, roots)) or 'none'}. Received: root={str(root)!r}")
+    target = (root / relative.strip().lstrip("/")).resolve() if relative.strip() else root
+    if not any(target == r or target.is_relative_to(r) for r in roots):
+        raise DataError(f"folders must stay inside the data roots ({', '.join(map(str, roots))}). Received: path={relative!r}")
+    if not target.is_dir():
+        raise DataError(f"no such folder under {str(root)!r}; expected a folder of class subfolders. Received: path={relative!r}")
+    return target
+
+
+def dataset_folders(max_depth: int = 2) -> list[Path]:
+    """Folders under the roots that look like image datasets (class subfolders or train/test)."""
+    found: list[Path] = []
+
+    def visit(folder: Path, depth: int) -> None:
+        try:
+            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return
+        names = {c.name.lower() for c in children}
+        if "train" in names or len(children) >= 2 and depth > 0:
+            found.append(folder)
+            return
+        if depth < max_depth:
+            for child in children:
+                visit(child, depth + 1)
+
+    for root in data_roots():
+        visit(root, 0)
+    return found
+
+
+def save_upload(data: bytes, name: str) -> Path:
+    """Store an uploaded zip under the cnnlib cache, named by its content hash.
+
+    The same zip uploaded twice maps to the same file, so the core's extraction cache is
+    reused instead of filling the disk.
+    """
+    cache = Path(os.environ.get("CNNLIB_CACHE") or Path.home() / ".cache" / "cnnlib") / "uploads"
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(name).stem)[:40] or "upload"
+    path = cache / f"{stem}-{digest}.zip"
+    if not path.exists():
+        from cnnlib.io import atomic_write_bytes
+
+        atomic_write_bytes(path, data)
+    return path

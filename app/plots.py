@@ -1,0 +1,127 @@
+"""Plotly figures used by several pages. Pure functions: data in, figure out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ("#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2")
+
+
+def _layout(fig: go.Figure, height: int = 320, **kwargs: Any) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), **kwargs)
+    return fig
+
+
+def class_counts(counts: dict[str, dict[str, int]], classes: Sequence[str]) -> go.Figure:
+    """Stacked bars of images per class, one colour per split."""
+    fig = go.Figure()
+    for i, (split, per_class) in enumerate(counts.items()):
+        fig.add_bar(name=split, x=list(classes), y=[int(per_class.get(c, 0)) for c in classes], marker_color=PALETTE[i % 6])
+    fig.update_layout(barmode="stack", title="Images per class", xaxis_title="class", yaxis_title="images")
+    return _layout(fig)
+
+
+def training_curves(history: Sequence[dict[str, float]], title_suffix: str = "") -> go.Figure:
+    """Loss, accuracy (train and validation) and learning rate by epoch, in three panels."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "accuracy", "learning rate"))
+    epochs = list(range(1, len(history) + 1))
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for prefix, name, dash in (("", "train", "solid"), ("val_", "validation", "dot")):
+            ys = [row.get(prefix + metric) for row in history]
+            if any(y is not None for y in ys):
+                fig.add_scatter(
+                    x=epochs, y=ys, name=f"{name} {metric}", mode="lines+markers", row=1, col=col,
+                    line=dict(dash=dash, color=PALETTE[0] if prefix == "" else PALETTE[1]),
+                )
+    lrs = [row.get("lr", row.get("learning_rate")) for row in history]
+    if any(v is not None for v in lrs):
+        fig.add_scatter(x=epochs, y=lrs, name="learning rate", mode="lines+markers", row=1, col=3, line=dict(color=PALETTE[2]))
+    fig.update_xaxes(title_text="epoch")
+    return _layout(fig, height=300, title=f"Training curves{title_suffix}", legend=dict(orientation="h", y=-0.25))
+
+
+def overlaid_curves(histories: dict[str, Sequence[dict[str, float]]], metric: str) -> go.Figure:
+    """One metric of several runs on one chart: solid = train, dotted = validation."""
+    fig = go.Figure()
+    for i, (name, history) in enumerate(histories.items()):
+        color = PALETTE[i % 6]
+        epochs = list(range(1, len(history) + 1))
+        for prefix, dash, label in (("", "solid", "train"), ("val_", "dot", "val")):
+            ys = [row.get(prefix + metric) for row in history]
+            if any(y is not None for y in ys):
+                fig.add_scatter(x=epochs, y=ys, mode="lines", name=f"{name} ({label})", line=dict(color=color, dash=dash))
+    fig.update_layout(title=metric, xaxis_title="epoch")
+    return _layout(fig, height=320)
+
+
+def confusion(matrix: Any, classes: Sequence[str], normalized: bool = False, title: str = "Confusion matrix") -> go.Figure:
+    """A confusion-matrix heatmap, rows = true class, columns = predicted class, counts in cells."""
+    values = np.asarray(matrix, dtype=float)
+    if normalized:
+        sums = values.sum(axis=1, keepdims=True)
+        values = np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
+        text = [[f"{v:.2f}" for v in row] for row in values]
+    else:
+        text = [[f"{int(v)}" for v in row] for row in values]
+    labels = [str(c) for c in classes]
+    fig = go.Figure(
+        go.Heatmap(
+            z=values, x=labels, y=labels, text=text, texttemplate="%{text}" if len(labels) <= 15 else None,
+            colorscale="Blues", hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="true", type="category")
+    fig.update_xaxes(title="predicted", type="category")
+    side = max(260, min(620, 60 + 34 * len(labels)))
+    return _layout(fig, height=side, title=title)
+
+
+def f1_bars(per_class: dict[str, dict[str, float]]) -> go.Figure:
+    """F1 per class as bars."""
+    names = list(per_class)
+    fig = go.Figure(go.Bar(x=names, y=[per_class[n].get("f1", 0.0) for n in names], marker_color=PALETTE[0]))
+    fig.update_layout(title="F1 per class", yaxis_range=[0, 1])
+    return _layout(fig, height=300)
+
+
+def grouped_f1(per_run: dict[str, dict[str, dict[str, float]]]) -> go.Figure:
+    """Per-class F1 of several runs as grouped bars."""
+    fig = go.Figure()
+    for i, (name, per_class) in enumerate(per_run.items()):
+        classes = list(per_class)
+        fig.add_bar(name=name, x=classes, y=[per_class[c].get("f1", 0.0) for c in classes], marker_color=PALETTE[i % 6])
+    fig.update_layout(barmode="group", title="F1 per class", yaxis_range=[0, 1], legend=dict(orientation="h", y=-0.2))
+    return _layout(fig, height=340)
+
+
+def reliability(bins: Sequence[dict[str, float]], ece: float | None = None) -> go.Figure:
+    """Reliability diagram: accuracy per confidence bin against the diagonal."""
+    used = [b for b in bins if b.get("count", 0) > 0]
+    centers = [(b["lower"] + b["upper"]) / 2 for b in used]
+    width = [b["upper"] - b["lower"] for b in used]
+    fig = go.Figure()
+    fig.add_bar(x=centers, y=[b["accuracy"] for b in used], width=width, name="accuracy", marker_color=PALETTE[0],
+                customdata=[b["count"] for b in used], hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images")
+    fig.add_scatter(x=centers, y=[b["confidence"] for b in used], mode="markers", name="mean confidence", marker_color=PALETTE[1])
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line=dict(dash="dash", color="gray"))
+    title = "Reliability diagram" + (f" (ECE {ece:.3f})" if ece is not None else "")
+    fig.update_layout(title=title, xaxis_title="confidence", yaxis_title="accuracy", xaxis_range=[0, 1], yaxis_range=[0, 1])
+    return _layout(fig, height=320)
+
+
+def top_k(labels: Sequence[str], confidences: Sequence[float], title: str = "Top classes") -> go.Figure:
+    """Horizontal bars of the top-k classes, best on top."""
+    fig = go.Figure(
+        go.Bar(
+            x=list(confidences)[::-1], y=[str(label) for label in labels][::-1], orientation="h",
+            text=[f"{c:.1%}" for c in confidences][::-1], textposition="auto", marker_color=PALETTE[0],
+        )
+    )
+    fig.update_layout(title=title, xaxis_range=[0, 1], xaxis_tickformat=".0%")
+    return _layout(fig, height=max(180, 60 + 32 * len(labels)))

@@ -1,0 +1,133 @@
+"""Data: choose a source, look at it (class counts, samples, sizes, splits, warnings)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+
+import json  # noqa: E402
+import warnings  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from app import plots, state, ui  # noqa: E402
+from app.cache import load_dataset_cached  # noqa: E402
+from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload  # noqa: E402
+
+KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
+KERAS = ("mnist", "fashion_mnist", "cifar10")
+
+st.title("🗂️ Data")
+st.caption("Pick a dataset and check it before training: classes, balance, samples, sizes and splits.")
+
+kind = st.radio("Source", KINDS, key=state.default("keep_data_kind", KINDS[0]), horizontal=True)
+source: str | None = None
+if kind == KINDS[0]:
+    source = "digits"
+    st.caption("1,797 scikit-learn handwritten digits, 8×8 grayscale, 10 classes — always available offline.")
+elif kind == KINDS[1]:
+    source = st.selectbox("Keras dataset", KERAS, key=state.default("keep_data_keras", "mnist"))
+    st.caption("Downloaded by Keras on first use; this needs internet unless it is already cached.")
+elif kind == KINDS[2]:
+    roots = data_roots()
+    if not roots:
+        st.warning("No data roots exist. Set `CNNLIB_DATA_ROOTS` (folders separated by `:`), or create `./data`.")
+    else:
+        found = [str(p) for p in dataset_folders()]
+        options = found + ["Type a path…"]
+        choice = st.selectbox("Folder", options, key=state.choose("keep_data_folder", options))
+        if choice == "Type a path…":
+            root_options = [str(r) for r in roots]
+            root = st.selectbox("Data root", root_options, key=state.choose("keep_data_root", root_options))
+            relative = st.text_input("Folder inside the root", key=state.default("keep_data_rel", ""),
+                                     help="Class subfolders (`cats/`, `dogs/`) or `train/` and `test/` with class subfolders.")
+            with ui.user_errors():
+                source = str(resolve_in_roots(Path(root), relative))
+        else:
+            source = choice
+        st.caption("Allowed roots: " + ", ".join(f"`{r}`" for r in roots))
+else:
+    upload = st.file_uploader("A .zip of class folders", type=["zip"], key="data_zip")
+    if upload is not None:
+        with ui.user_errors():
+            source = str(save_upload(upload.getvalue(), upload.name))
+    elif st.session_state.get("data_config", {}).get("source", "").endswith(".zip"):
+        source = st.session_state["data_config"]["source"]
+        st.caption(f"Using the zip uploaded earlier (`{Path(source).name}`).")
+
+with st.expander("Options: input size, channels, split, subsampling"):
+    c1, c2, c3 = st.columns(3)
+    native = c1.checkbox("Native image size", key=state.default("keep_data_native", True))
+    height = c1.number_input("Height", 8, 512, key=state.default("keep_data_h", 32), disabled=native)
+    width = c1.number_input("Width", 8, 512, key=state.default("keep_data_w", 32), disabled=native)
+    channels = c2.selectbox("Channels", ("native", 1, 3), key=state.default("keep_data_ch", "native"))
+    val_fraction = c2.slider("Validation fraction", 0.05, 0.4, key=state.default("keep_data_val", 0.1))
+    test_fraction = c2.slider("Test fraction", 0.05, 0.4, key=state.default("keep_data_test", 0.1))
+    max_per_class = c3.number_input("Max images per class (0 = all)", 0, 100_000, key=state.default("keep_data_max", 0))
+    seed = c3.number_input("Split seed", 0, 10_000, key=state.default("keep_data_seed", 0))
+
+if source and st.button("Load dataset", type="primary", key="data_load"):
+    st.session_state["data_config"] = {
+        "source": source,
+        "image_size": None if native else [int(height), int(width)],
+        "channels": None if channels == "native" else int(channels),
+        "val_fraction": float(val_fraction),
+        "test_fraction": float(test_fraction),
+        "seed": int(seed),
+        "max_per_class": int(max_per_class) or None,
+    }
+
+config = st.session_state.get("data_config")
+if not config:
+    st.info("Choose a source and press **Load dataset**.")
+    st.stop()
+
+with ui.user_errors(), warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with st.spinner(f"Loading `{config['source']}`…"):
+        dataset = load_dataset_cached(json.dumps(config, sort_keys=True))
+for warning in caught:
+    st.warning(str(warning.message))
+
+summary = dataset.summary
+st.subheader(f"`{Path(str(config['source'])).name}` — {len(dataset.class_names)} classes")
+sizes = {name: len(dataset.split(name).labels) for name in ("train", "val", "test")}
+cols = st.columns(5)
+cols[0].metric("Classes", len(dataset.class_names))
+cols[1].metric("Input size", f"{dataset.image_size[0]}×{dataset.image_size[1]}×{dataset.channels}")
+cols[2].metric("Train", sizes["train"])
+cols[3].metric("Validation", sizes["val"])
+cols[4].metric("Test", sizes["test"])
+
+imbalance = summary.get("imbalance") or {}
+if imbalance.get("warning"):
+    st.warning(f"⚖️ {imbalance['warning']}")
+skipped = summary.get("skipped") or {}
+if skipped.get("count"):
+    examples = ", ".join(f"`{e}`" for e in skipped.get("examples", [])[:5])
+    st.warning(f"🧹 Skipped {skipped['count']} unreadable file(s) (corrupt or not images): {examples}")
+
+counts = summary.get("counts") or {}
+if counts:
+    st.plotly_chart(plots.class_counts(counts, dataset.class_names), key="data_counts")
+
+c1, c2, c3 = st.columns(3)
+c1.markdown("**Image sizes found**")
+c1.dataframe(pd.DataFrame(sorted((summary.get("image_sizes") or {}).items(), key=lambda kv: -kv[1]), columns=["size", "images"]), hide_index=True)
+c2.markdown("**Colour modes found**")
+c2.dataframe(pd.DataFrame(sorted((summary.get("modes") or {}).items()), columns=["mode", "images"]), hide_index=True)
+c3.markdown("**Split**")
+c3.json(dataset.split_record, expanded=False)
+
+st.subheader("Samples per class")
+per_class = st.slider("Samples per class", 2, 12, key=state.default("keep_data_samples", 6))
+train = dataset.split("train")
+for index, name in enumerate(dataset.class_names):
+    picks = [i for i, label in enumerate(train.labels) if label == index][:per_class]
+    if not picks:
+        continue
+    st.markdown(f"**{name}** · {int((train.labels == index).sum())} training images")
+    st.image([ui.display_image(train.images[i], 64) for i in picks], width=64)
+
+ui.page_link("pages/train.py", "Train a model on this dataset →", "🏋️")

@@ -1,0 +1,83 @@
+"""Home: what the app does, the runs, the datasets, the device, and a one-click demo."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from app import jobs, ui  # noqa: E402
+from app.datasources import dataset_folders  # noqa: E402
+from app.device import describe_device  # noqa: E402
+
+st.title("🧠 cnnlib Studio")
+st.markdown(
+    "Build, train, evaluate, explain, export and compare **CNN image classifiers** — in the browser. "
+    "Pick a dataset on **Data**, train with live curves on **Train**, inspect a model on **Evaluate** and "
+    "**Explain**, try your own photos and download a verified TFLite file on **Classify**, and put runs side "
+    "by side on **Compare**."
+)
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _device() -> str:
+    return describe_device()
+
+
+left, right = st.columns([3, 2])
+with right:
+    st.subheader("Quick start")
+    st.caption(f"Training device: **{_device()}**")
+    st.write("Train a small CNN on the bundled 8×8 `digits` images (about half a minute on a CPU):")
+    if st.button("🚀 Train a demo model on digits", type="primary", key="home_demo"):
+        with ui.user_errors():
+            run = jobs.launch(jobs.DEMO["name"], jobs.DEMO["data"], jobs.DEMO["model"], jobs.DEMO["train"])
+            st.session_state["train_watch"] = str(run.path)
+            st.session_state["home_launched"] = run.id
+    if st.session_state.get("home_launched"):
+        st.success(f"Training started: run `{st.session_state['home_launched']}`. It keeps running if you close this tab.")
+        ui.page_link("pages/train.py", "Watch it train live →", "📈")
+
+    st.subheader("Datasets")
+    rows = [{"dataset": "digits", "kind": "bundled (scikit-learn), 8×8 grayscale, 10 classes", "available": "✅"}]
+    keras_home = Path.home() / ".keras" / "datasets"
+    for name, marker in (("mnist", "mnist.npz"), ("fashion_mnist", "fashion-mnist"), ("cifar10", "cifar-10-batches-py")):
+        cached = (keras_home / marker).exists()
+        rows.append({"dataset": name, "kind": "Keras download", "available": "✅ cached" if cached else "needs internet"})
+    for folder in dataset_folders():
+        rows.append({"dataset": folder.name, "kind": f"folder {folder}", "available": "✅"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+with left:
+    st.subheader("Runs")
+    runs = ui.store().list()
+    if not runs:
+        st.info("No runs yet. Start the demo on the right, or configure one on **Train**.")
+    else:
+        table = pd.DataFrame(
+            [
+                {
+                    "status": f"{ui.STATUS_ICONS.get(info.get('status'), '')} {info.get('status')}",
+                    "name": info.get("name") or info.get("id"),
+                    "architecture": info.get("arch"),
+                    "data": info.get("data_source"),
+                    "epochs": info.get("epochs_done"),
+                    "test accuracy": info.get("test_accuracy"),
+                    "parameters": info.get("params"),
+                    "created": str(info.get("created", ""))[:19].replace("T", " "),
+                    "bundled": bool(info.get("bundled")),
+                }
+                for info in runs
+            ]
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={"test accuracy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+        )
+        failed = [info for info in runs if info.get("status") in ("failed", "damaged") and info.get("error")]
+        for info in failed[:3]:
+            st.caption(f"❌ `{info.get('id')}`: {info.get('error')}")

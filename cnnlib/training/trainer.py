@@ -1,0 +1,391 @@
+"""Train a model into a run directory, or resume an interrupted run.
+
+Order matters for the run store's promise that bad input changes nothing:
+every config is validated, the data is loaded and the model is built
+*before* the run directory is created. From then on the run exists with
+status ``running`` and every file in it is written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cnnlib import __version__
+from cnnlib.errors import ConfigError, RunError
+from cnnlib.io import atomic_save_model, atomic_write_json
+from cnnlib.runs import (
+    BACKUP_DIR,
+    CONFIG_FILE,
+    DATA_FILE,
+    ENV_FILE,
+    Run,
+    RunStore,
+    now_iso,
+)
+from cnnlib.training.config import TrainConfig
+
+EventListener = Callable[[dict[str, Any]], None]
+
+# Share of a time budget kept back for the final test evaluation and saving.
+_BUDGET_RESERVE_FRACTION = 0.03
+_BUDGET_RESERVE_SECONDS = 5.0
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What ``train`` hands back (also the CLI's JSON)."""
+
+    run_id: str
+    run_dir: str
+    status: str
+    test_accuracy: float | None
+    params: int
+    epochs: int
+    train_seconds: float
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that matter for reproducing a run."""
+    import importlib.metadata as metadata
+
+    versions = {"cnnlib": __version__, "python": platform.python_version()}
+    for package in ("tensorflow", "keras", "numpy", "pillow", "scikit-learn", "tf-keras-vis", "ai-edge-litert"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _model_config(model_options: dict[str, Any], dataset: Any) -> Any:
+    from cnnlib.models import ModelConfig
+
+    height, width = dataset.image_size
+    return ModelConfig(
+        num_classes=len(dataset.class_names),
+        input_shape=(int(height), int(width), int(dataset.channels)),
+        **model_options,
+    )
+
+
+def validate_model_options(model_options: dict[str, Any]) -> None:
+    """Fail fast on a bad architecture or model option, before loading any data."""
+    from cnnlib.models import ModelConfig
+
+    ModelConfig(num_classes=2, input_shape=(224, 224, 3), **model_options)
+
+
+def _default_batch_size(arch: str) -> int:
+    from cnnlib.models import ARCHITECTURES
+
+    return int(ARCHITECTURES[arch].default_batch_size)
+
+
+def _make_optimizer(config: TrainConfig, learning_rate: Any) -> Any:
+    import keras
+
+    accumulate = config.grad_accum if config.grad_accum > 1 else None
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate, gradient_accumulation_steps=accumulate)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(
+            learning_rate=learning_rate, weight_decay=config.weight_decay, gradient_accumulation_steps=accumulate
+        )
+    return keras.optimizers.SGD(
+        learning_rate=learning_rate,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay or None,
+        gradient_accumulation_steps=accumulate,
+    )
+
+
+def _one_hot(num_classes: int) -> Callable[[Any, Any], Any]:
+    import tensorflow as tf
+
+    def convert(images: Any, labels: Any) -> Any:
+        return images, tf.one_hot(labels, num_classes)
+
+    return convert
+
+
+def _install_sigterm_as_stop(run: Run) -> None:
+    """A SIGTERM (``docker stop``, a job manager) becomes a clean stop request."""
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            (run.path / "STOP").write_text(f"SIGTERM {now_iso()}\n", encoding="utf-8")
+        except OSError:
+            pass
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner thread)
+        pass
+
+
+def train(
+    data_config: Any,
+    model_options: dict[str, Any],
+    train_config: TrainConfig,
+    runs_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    on_event: EventListener | None = None,
+    dataset: Any = None,
+) -> TrainResult:
+    """Train a new run.
+
+    Args:
+        data_config: a ``cnnlib.data.DataConfig``.
+        model_options: ``ModelConfig`` fields other than ``num_classes`` and
+            ``input_shape``, which come from the data (``arch`` is required).
+        train_config: hyperparameters.
+        runs_dir: the run store root (default ``$CNNLIB_RUNS`` or ``./runs``).
+        name: a label for the run id.
+        on_event: in-process listener for progress events (the CLI's bar).
+        dataset: an already loaded ``Dataset`` for ``data_config`` (saves a reload).
+
+    Returns:
+        A ``TrainResult``; the run directory holds the rest.
+    """
+    from cnnlib.data import load_dataset
+
+    validate_model_options(model_options)
+    if dataset is None:
+        dataset = load_dataset(data_config)
+    model_config = _model_config(model_options, dataset)
+    from cnnlib.models import build_model
+
+    build_model(model_config)  # builds fine before anything is written (e.g. input too small)
+
+    store = RunStore(runs_dir, include_bundled=False)
+    run = store.new_run_dir(name, model_config.arch)
+    batch_size = train_config.batch_size or _default_batch_size(model_config.arch)
+    created = now_iso()
+    run.update_info(
+        id=run.id, name=name or model_config.arch, status="running", created=created, pid=os.getpid(),
+        arch=model_config.arch, data_source=data_config.source, error=None, epochs_done=0,
+        planned_epochs=train_config.epochs, batch_size=batch_size, train_seconds=0.0,
+    )
+    atomic_write_json(run.path / CONFIG_FILE, {
+        "model": model_config.to_dict(), "train": train_config.to_dict(), "data": data_config.to_dict(),
+    })
+    atomic_write_json(run.path / DATA_FILE, {
+        "class_names": list(dataset.class_names),
+        "image_size": list(dataset.image_size),
+        "channels": int(dataset.channels),
+        "fingerprint": dataset.fingerprint,
+        "split_record": dataset.split_record,
+        "summary": dataset.summary,
+        "test_ids": list(dataset.test.ids),
+    })
+    return _fit(run, dataset, model_config, train_config, batch_size, on_event, resumed_seconds=0.0)
+
+
+def resume(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None,
+           on_event: EventListener | None = None) -> TrainResult:
+    """Continue an interrupted run from its last completed epoch."""
+    from cnnlib.data import DataConfig, load_dataset
+    from cnnlib.models import ModelConfig
+
+    run = RunStore(runs_dir, include_bundled=False).get(run_ref)
+    info = run.info()
+    if info["status"] == "running":
+        raise RunError(f"run {run.id!r} is still running (pid {info.get('pid')}); it cannot be resumed twice")
+    if info["status"] == "completed":
+        raise RunError(f"run {run.id!r} already completed; nothing to resume")
+    if not (run.path / BACKUP_DIR).exists():
+        raise RunError(f"run {run.id!r} has no backup to resume from (status: {info['status']})")
+    config = run.config()
+    data_config = DataConfig.from_dict(config["data"])
+    model_config = ModelConfig.from_dict(config["model"])
+    train_config = TrainConfig.from_dict(config["train"])
+    dataset = load_dataset(data_config)
+    if dataset.fingerprint != run.data_info().get("fingerprint"):
+        raise RunError(f"run {run.id!r} cannot resume: its dataset {data_config.source!r} changed since training began")
+    try:
+        (run.path / "STOP").unlink()
+    except FileNotFoundError:
+        pass
+    run.update_info(status="running", pid=os.getpid(), error=None, resumed=now_iso())
+    return _fit(run, dataset, model_config, train_config, int(info["batch_size"]), on_event,
+                resumed_seconds=float(info.get("train_seconds") or 0.0))
+
+
+def _fit(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
+         on_event: EventListener | None, resumed_seconds: float) -> TrainResult:
+    """The shared body of ``train`` and ``resume``; records failure in the run."""
+    start = time.time()
+    try:
+        return _fit_inner(run, dataset, model_config, config, batch_size, on_event, resumed_seconds, start)
+    except BaseException as exc:
+        seconds = resumed_seconds + time.time() - start
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        message = "interrupted by the user" if interrupted else f"{type(exc).__name__}: {exc}".strip()
+        run.update_info(status="interrupted" if interrupted else "failed", error=message.splitlines()[0][:500],
+                        train_seconds=round(seconds, 2), pid=None)
+        from cnnlib.training.callbacks import ProgressWriter
+
+        ProgressWriter(run.progress_path).write("end", status=run.status, error=message.splitlines()[0][:500])
+        raise
+
+
+def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
+               on_event: EventListener | None, resumed_seconds: float, start: float) -> TrainResult:
+    import keras
+    import tensorflow as tf
+
+    from cnnlib.data import make_tf_dataset
+    from cnnlib.models import build_model, count_flops, count_params
+    from cnnlib.predict import predict_probabilities
+    from cnnlib.training import callbacks as cb
+    from cnnlib.training.device import configure_precision, detect_devices, make_strategy
+    from cnnlib.training.schedules import PlannedSchedule, TimeBudgetLR
+
+    _install_sigterm_as_stop(run)
+    keras.utils.set_random_seed(config.seed)
+    device = detect_devices()
+    precision = configure_precision(config.mixed_precision, device)
+    strategy = make_strategy(device)
+    atomic_write_json(run.path / ENV_FILE, {
+        "versions": library_versions(), "device": device.describe(), "precision": precision,
+        "replicas": int(strategy.num_replicas_in_sync), "xla": config.xla,
+    })
+
+    num_classes = len(dataset.class_names)
+    train_split, val_split = dataset.train, dataset.val
+    if len(val_split.labels) == 0:
+        raise ConfigError("the validation split is empty; add images or raise val_fraction")
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    steps_per_epoch = max(1, math.ceil(len(train_split.labels) / global_batch))
+    optimizer_steps = max(1, steps_per_epoch // config.grad_accum)
+
+    budget_seconds = config.time_budget_minutes * 60.0 if config.time_budget_minutes else None
+    epochs = config.epochs
+    if budget_seconds is not None and config.epochs == TrainConfig().epochs:
+        epochs = 100_000  # the time budget, not the epoch count, ends training
+    time_based = budget_seconds is not None
+    learning_rate: Any = config.lr if (time_based or config.schedule == "constant") else PlannedSchedule(
+        config.schedule, config.lr, optimizer_steps * epochs, warmup_fraction=config.warmup_epochs / max(1, epochs)
+    )
+
+    with strategy.scope():
+        model = build_model(model_config)
+        model.compile(
+            optimizer=_make_optimizer(config, learning_rate),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=config.xla,
+        )
+    params = count_params(model)
+    flops = count_flops(model)
+    run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
+
+    train_ds = make_tf_dataset(train_split, global_batch, training=True, seed=config.seed, augment=config.augment)
+    train_ds = train_ds.map(_one_hot(num_classes), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    writer = cb.ProgressWriter(run.progress_path)
+    live = cb.LiveProgress(writer, epochs=epochs, steps_per_epoch=steps_per_epoch, val_images=val_split.images,
+                           val_labels=val_split.labels, num_classes=num_classes,
+                           predict=predict_probabilities, on_event=on_event)
+    history = cb.HistoryWriter(run.history_path)
+    best = cb.BestCheckpoint(run.checkpoint_path, monitor=config.monitor)
+    stop = cb.StopFile(run.path / "STOP")
+    nan_guard = cb.NaNGuard()
+    callbacks: list[Any] = [
+        keras.callbacks.BackupAndRestore(str(run.path / BACKUP_DIR), double_checkpoint=True, delete_checkpoint=False),
+        stop, nan_guard, live, history, best,
+    ]
+    deadline = None
+    if time_based:
+        train_seconds_available = budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS
+        train_seconds_available = max(1.0, train_seconds_available - resumed_seconds)
+        schedule_start = start - resumed_seconds
+        callbacks.insert(0, TimeBudgetLR(config.schedule, config.lr, schedule_start,
+                                         train_seconds_available + resumed_seconds,
+                                         warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
+        deadline = cb.Deadline(start + train_seconds_available)
+        callbacks.insert(1, deadline)
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.early_stopping,
+                                                       restore_best_weights=False))
+    if config.reduce_lr_patience and config.schedule == "constant" and not time_based:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, patience=config.reduce_lr_patience,
+                                                           factor=0.5, min_lr=config.lr / 1000))
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard"), write_graph=False,
+                                                     profile_batch=0, update_freq="epoch"))
+
+    writer.write("start", epochs=epochs, steps=steps_per_epoch, batch_size=global_batch,
+                 class_names=list(dataset.class_names), train_size=int(len(train_split.labels)),
+                 val_size=int(len(val_split.labels)), params=params, flops=flops, device=device.describe(),
+                 time_budget_seconds=budget_seconds, resumed=resumed_seconds > 0)
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
+    train_seconds = resumed_seconds + time.time() - start
+
+    status = "completed"
+    error = None
+    if nan_guard.where is not None:
+        status, error = "failed", f"training diverged: the loss became NaN at {nan_guard.where}; lower the learning rate"
+    elif stop.requested:
+        status = "stopped"
+    epochs_done = len(history.rows)
+
+    final = _finalize_model(model, model_config, run, best, keep_current=nan_guard.where is None and status != "stopped")
+    test_accuracy = None
+    if final is not None:
+        from cnnlib.operations import evaluate_loaded
+
+        report = evaluate_loaded(run, final, dataset, "test")
+        test_accuracy = float(report["accuracy"])
+    elif status == "completed":
+        status, error = "failed", "no model was saved"
+
+    run.update_info(status=status, error=error, pid=None, epochs_done=epochs_done,
+                    train_seconds=round(train_seconds, 2), test_accuracy=test_accuracy,
+                    best_epoch=best.best_epoch, finished=now_iso())
+    writer.write("end", status=status, error=error, test_accuracy=test_accuracy, train_seconds=train_seconds)
+    if status in ("completed", "stopped"):
+        import shutil
+
+        shutil.rmtree(run.path / BACKUP_DIR, ignore_errors=True)
+    return TrainResult(run_id=run.id, run_dir=str(run.path), status=status, test_accuracy=test_accuracy,
+                       params=int(params), epochs=epochs_done, train_seconds=round(train_seconds, 2), error=error)
+
+
+def _finalize_model(model: Any, model_config: Any, run: Run, best: Any, keep_current: bool) -> Any:
+    """Write ``model.keras``: the best checkpoint's weights in a clean float32 model.
+
+    The saved model carries no optimizer and uses the float32 policy, so it
+    loads anywhere with plain ``keras.saving.load_model`` and runs fast on CPU
+    even when it was trained in mixed precision on a GPU.
+    """
+    import keras
+
+    from cnnlib.models import build_model
+
+    source = None
+    if run.checkpoint_path.exists():
+        source = keras.saving.load_model(run.checkpoint_path, compile=False)
+    elif keep_current:
+        source = model
+    if source is None:
+        return None
+    keras.mixed_precision.set_global_policy("float32")
+    clean = build_model(model_config)
+    clean.set_weights(source.get_weights())
+    atomic_save_model(clean, run.model_path)
+    return clean

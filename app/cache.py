@@ -46,3 +46,39 @@ def load_dataset_cached(config_json: str) -> Any:
     from cnnlib.data import DataConfig, load_dataset
 
     return load_dataset(DataConfig.from_dict(json.loads(config_json)))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Evaluating on the test split…")
+def _evaluation(run_path: str, model_mtime: float) -> dict[str, Any]:
+    del model_mtime
+    import numpy as np
+
+    from cnnlib.evaluation import evaluate_probabilities
+    from cnnlib.predict import predict_probabilities
+
+    run = RunStore().get(run_path)
+    dataset = run_dataset(run)
+    test = dataset.split("test")
+    saved = run.evaluation("test")
+    npz_path = run.evaluation_dir / "test.npz"
+    probs = None
+    if saved is not None and npz_path.exists():
+        with np.load(npz_path) as arrays:
+            if "probabilities" in arrays and len(arrays["probabilities"]) == len(test.labels):
+                probs = arrays["probabilities"]
+    if probs is None:
+        # No saved evaluation matching the rebuilt split: score the model here, once.
+        probs = predict_probabilities(load_model(run), test.images)
+        saved = None
+    if saved is None:
+        saved = evaluate_probabilities(probs, test.labels, list(dataset.class_names))
+    return {"evaluation": saved, "probs": probs, "labels": test.labels, "dataset": dataset}
+
+
+def run_evaluation(run: Run) -> dict[str, Any]:
+    """Test-split evaluation of a run: ``evaluation`` dict, ``probs``, ``labels``, ``dataset``.
+
+    Uses the run's saved ``evaluation/test.*`` when they match the rebuilt split, otherwise
+    scores the model through the core. The result is shared: never modify it.
+    """
+    return _evaluation(str(run.path), run.best_model_path().stat().st_mtime)

@@ -30,8 +30,9 @@ def _job_panel(run: Run) -> None:
         return
     status = str(info.get("status"))
     live = jobs.summarize_events(run.progress_events())
-    start, epochs, batch, end = live["start"], live["epochs"], live["last_batch"], live["end"]
-    total_epochs = int(start.get("epochs") or info.get("epochs") or max(len(epochs), 1))
+    epochs, batch = live["epochs"], live["last_batch"]
+    latest = batch or (epochs[-1] if epochs else {})
+    total_epochs = int(latest.get("epochs") or info.get("planned_epochs") or max(len(epochs), 1))
     done = len(epochs)
 
     head = st.columns([3, 1])
@@ -52,14 +53,13 @@ def _job_panel(run: Run) -> None:
     fraction = done / total_epochs if total_epochs else 0.0
     text = f"epoch {done}/{total_epochs}"
     if status == "running" and batch:
-        steps = int(batch.get("steps") or start.get("steps_per_epoch") or 0)
-        step = int(batch.get("batch", 0)) + 1
+        steps = int(batch.get("steps") or 0)
+        step = int(batch.get("batch") or 0)
         if steps:
-            fraction = (done + min(step / steps, 1.0)) / total_epochs
-            text = f"epoch {done + 1}/{total_epochs} · batch {step}/{steps}"
-    eta = (batch or (epochs[-1] if epochs else {})).get("eta_seconds")
-    if status == "running" and eta is not None:
-        text += f" · ETA {ui.human_seconds(eta)}"
+            fraction = (int(batch.get("epoch", done + 1)) - 1 + min(step / steps, 1.0)) / total_epochs
+            text = f"epoch {batch.get('epoch', done + 1)}/{total_epochs} · batch {step}/{steps}"
+    if status == "running" and latest.get("eta_seconds") is not None:
+        text += f" · ETA {ui.human_seconds(latest['eta_seconds'])}"
     if status == "completed":
         fraction, text = 1.0, f"done: {done} epochs in {ui.human_seconds(info.get('train_seconds'))}"
         if info.get("test_accuracy") is not None:
@@ -72,7 +72,7 @@ def _job_panel(run: Run) -> None:
     st.plotly_chart(plots.training_curves(epochs), key=f"curves_{run.id}")
     matrix = epochs[-1].get("confusion")
     if matrix:
-        classes = start.get("class_names") or _class_names(run) or [str(i) for i in range(len(matrix))]
+        classes = _class_names(run) or [str(i) for i in range(len(matrix))]
         st.plotly_chart(
             plots.confusion(matrix, classes, title=f"Validation confusion matrix, epoch {done}"), key=f"confusion_{run.id}"
         )

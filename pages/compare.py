@@ -1,0 +1,137 @@
+"""Compare: 2–4 runs side by side — metrics, curves, confusions, F1, a paired test, disagreements."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from app import exporting, plots, ui  # noqa: E402
+from app.cache import load_model, run_evaluation  # noqa: E402
+from app.inference import confidence_band, decode_upload, input_spec  # noqa: E402
+from cnnlib.errors import CnnlibError  # noqa: E402
+
+st.title("⚖️ Compare")
+st.caption("Put 2–4 trained runs side by side on the same test images.")
+runs_info = ui.usable_runs()
+if len(runs_info) < 2:
+    st.info("Comparing needs at least two trained runs. Train another one on **Train** (the digits demo takes seconds).")
+    st.stop()
+by_path = {info["path"]: info for info in runs_info}
+options = list(by_path)
+remembered = [p for p in st.session_state.get("keep_compare_runs", []) if p in options]
+st.session_state["keep_compare_runs"] = remembered or options[:2]
+chosen = st.multiselect("Runs", options, key="keep_compare_runs", max_selections=4, format_func=lambda p: ui.run_label(by_path[p]))
+if len(chosen) < 2:
+    st.info("Choose at least two runs.")
+    st.stop()
+
+runs, results, names = [], [], []
+with ui.user_errors():
+    for path in chosen:
+        run = ui.store().get(path)
+        runs.append(run)
+        results.append(run_evaluation(run))
+        label = by_path[path].get("name") or run.id
+        names.append(label if label not in names else f"{label} ({run.id[-4:]})")
+
+class_sets = [tuple(r["dataset"].class_names) for r in results]
+fingerprints = [r["dataset"].fingerprint for r in results]
+same_classes = len(set(class_sets)) == 1
+same_test = same_classes and len(set(fingerprints)) == 1
+if not same_classes:
+    st.warning("⚠️ These runs have **different class sets**, so per-class results, the paired test and the disagreement "
+               "gallery are not comparable and are left out: " + "; ".join(f"{n}: {len(c)} classes" for n, c in zip(names, class_sets)))
+elif not same_test:
+    st.warning("⚠️ These runs were tested on **different datasets or splits** (their data fingerprints differ), so accuracy "
+               "differences may come from the data, not the models. The paired test and disagreement gallery need the same test images.")
+
+st.subheader("Metrics")
+rows = []
+for name, run, result in zip(names, runs, results):
+    info, ev = run.info(), result["evaluation"]
+    row = {"run": name, "dataset": Path(str(info.get("data_source", ""))).name, "architecture": info.get("arch"),
+           "accuracy": ev["accuracy"], "macro F1": ev["macro_f1"], "ECE": ev["ece"], "parameters": info.get("params"),
+           "training time": ui.human_seconds(info.get("train_seconds"))}
+    for fmt in ("float32", "int8"):
+        report = exporting.existing_report(run, fmt)
+        row[f"{fmt} TFLite size"] = ui.human_bytes(report.get("bytes")) if report else "—"
+        row[f"{fmt} TFLite accuracy"] = report.get("tflite_accuracy") if report else None
+        row[f"{fmt} latency ms"] = report.get("tflite_latency_ms") if report else None
+    rows.append(row)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("accuracy", "macro F1", "ECE", "float32 TFLite accuracy", "int8 TFLite accuracy", "float32 latency ms", "int8 latency ms")})
+missing = [(run, fmt) for run in runs for fmt in ("float32", "int8") if exporting.existing_report(run, fmt) is None]
+if missing and st.button(f"Build the missing TFLite exports ({len(missing)})", key="compare_export"):
+    with ui.user_errors(), st.spinner("Converting and verifying…"):
+        for run, fmt in missing:
+            exporting.export(run, fmt)
+    st.rerun()
+
+histories = {name: run.history() for name, run in zip(names, runs)}
+if any(histories.values()):
+    st.subheader("Training curves")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(plots.overlaid_curves(histories, "loss"), key="compare_loss")
+    c2.plotly_chart(plots.overlaid_curves(histories, "accuracy"), key="compare_acc")
+
+st.subheader("Confusion matrices")
+normalized = st.toggle("Normalize rows", key="keep_compare_norm")
+for column, name, result in zip(st.columns(len(runs)), names, results):
+    column.plotly_chart(plots.confusion(result["evaluation"]["confusion"], result["dataset"].class_names, normalized=normalized, title=name),
+                        key=f"compare_cm_{name}")
+
+if same_classes:
+    st.plotly_chart(plots.grouped_f1({name: r["evaluation"]["per_class"] for name, r in zip(names, results)}), key="compare_f1")
+
+if same_test:
+    from cnnlib.evaluation import mcnemar, mcnemar_in_words
+
+    st.subheader("Is the accuracy difference real?")
+    labels = results[0]["labels"]
+    predictions = [r["probs"].argmax(axis=1) for r in results]
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            result = mcnemar(predictions[i] == labels, predictions[j] == labels)
+            st.markdown(f"**{names[i]} vs {names[j]}** (McNemar's paired test on {len(labels)} test images): "
+                        + mcnemar_in_words(result, names[i], names[j]))
+
+    st.subheader("Where the models disagree")
+    stacked = np.stack(predictions)
+    disagree = np.flatnonzero((stacked != stacked[0]).any(axis=0))
+    st.caption(f"{len(disagree)} of {len(labels)} test images get different answers.")
+    test = results[0]["dataset"].split("test")
+    classes = list(results[0]["dataset"].class_names)
+    columns = st.columns(6)
+    for n, index in enumerate(disagree[:24]):
+        with columns[n % 6]:
+            st.image(ui.display_image(test.images[index], 96), width=96)
+            answers = " · ".join(f"{name}: {'✅' if predictions[k][index] == labels[index] else '❌'} {classes[predictions[k][index]]}"
+                                 for k, name in enumerate(names))
+            st.caption(f"true **{classes[labels[index]]}** — {answers}")
+
+st.subheader("Try a photo on every model")
+upload = st.file_uploader("An image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"], key="compare_upload")
+if upload is not None:
+    from cnnlib.explain import explain
+    from cnnlib.explain.overlay import overlay_heatmap
+    from cnnlib.predict import predict_probabilities, top_k
+
+    for column, name, run in zip(st.columns(len(runs)), names, runs):
+        with column:
+            try:
+                size, channels = input_spec(run)
+                decoded = decode_upload(upload.getvalue(), upload.name, size, channels)
+                model = load_model(run)
+                probs = predict_probabilities(model, decoded.model_input)[0]
+                best = top_k(probs, run.class_names(), k=3)
+                words, emoji = confidence_band(best[0]["confidence"])
+                st.markdown(f"**{name}**  \n{emoji} **{best[0]['label']}** {best[0]['confidence']:.1%} ({words})")
+                cam = explain(model, decoded.model_input, "gradcam")
+                st.image(overlay_heatmap(decoded.display, cam.heatmap, 0.45), width="stretch")
+                st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in best[1:]))
+            except CnnlibError as exc:
+                st.error(f"🚫 {exc}")

@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-tensorboard", action="store_true")
     train.add_argument("--runs", help="run store directory (default $CNNLIB_RUNS or ./runs)")
     train.add_argument("--name", help="a label for the run id")
+    train.add_argument("--run-id", help="create the run under exactly this id (used by launchers)")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run on a split")
     evaluate.add_argument("run")
@@ -224,7 +225,8 @@ def _cmd_train(args: argparse.Namespace) -> Any:
     if args.dropout is not None:
         model_options["dropout"] = args.dropout
     sys.stderr.write(f"loading {args.data} ...\n")
-    result = train(data_config, model_options, train_config, runs_dir=args.runs, name=args.name, on_event=bar)
+    result = train(data_config, model_options, train_config, runs_dir=args.runs, name=args.name, on_event=bar,
+                   run_id=args.run_id)
     sys.stderr.write(f"run {result.run_id}: {result.status}, test accuracy {_fmt(result.test_accuracy)} "
                      f"in {_duration(result.train_seconds)}\n")
     if result.status == "failed":

@@ -321,9 +321,23 @@ class RunStore:
         except OSError:
             return False
 
-    def new_run_dir(self, name: str | None, arch: str) -> Run:
-        """Create a fresh, uniquely named run directory (safe across processes)."""
+    def new_run_dir(self, name: str | None, arch: str, run_id: str | None = None) -> Run:
+        """Create a fresh, uniquely named run directory (safe across processes).
+
+        Args:
+            name: a label that goes into the generated id.
+            arch: the label when there is no name.
+            run_id: use exactly this id (a launcher picked it); it must be new.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        if run_id is not None:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,120}", run_id):
+                raise RunError(f"a run id may hold letters, digits, '.', '_' and '-'. Received: run_id={run_id!r}")
+            try:
+                (self.root / run_id).mkdir()
+            except FileExistsError:
+                raise RunError(f"run {run_id!r} already exists; choose another id") from None
+            return Run(self.root / run_id)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         label = re.sub(r"[^A-Za-z0-9_\-]+", "-", name or arch).strip("-")[:40] or "run"
         while True:

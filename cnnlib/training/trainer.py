@@ -145,6 +145,7 @@ def train(
     name: str | None = None,
     on_event: EventListener | None = None,
     dataset: Any = None,
+    run_id: str | None = None,
 ) -> TrainResult:
     """Train a new run.
 
@@ -157,6 +158,7 @@ def train(
         name: a label for the run id.
         on_event: in-process listener for progress events (the CLI's bar).
         dataset: an already loaded ``Dataset`` for ``data_config`` (saves a reload).
+        run_id: the id to create (a launcher chose it); generated when None.
 
     Returns:
         A ``TrainResult``; the run directory holds the rest.
@@ -164,6 +166,9 @@ def train(
     from cnnlib.data import load_dataset
 
     validate_model_options(model_options)
+    store = RunStore(runs_dir, include_bundled=False)
+    if run_id is not None and (store.root / run_id).exists():
+        raise RunError(f"run {run_id!r} already exists; choose another id")
     if dataset is None:
         dataset = load_dataset(data_config)
     model_config = _model_config(model_options, dataset)
@@ -171,8 +176,7 @@ def train(
 
     build_model(model_config)  # builds fine before anything is written (e.g. input too small)
 
-    store = RunStore(runs_dir, include_bundled=False)
-    run = store.new_run_dir(name, model_config.arch)
+    run = store.new_run_dir(name, model_config.arch, run_id=run_id)
     batch_size = train_config.batch_size or _default_batch_size(model_config.arch)
     created = now_iso()
     run.update_info(

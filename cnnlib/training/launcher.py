@@ -1,0 +1,195 @@
+"""Start training as a separate background process and follow it.
+
+A UI must not train in its own process: the job has to survive page reloads,
+closed tabs and a restarted server. ``launch_training`` checks the configs
+at once (so bad input fails in the caller, before anything starts), then runs
+``python -m cnnlib train ... --run-id ID`` in its own session with output in
+a log file. The run directory appears once the data is loaded and the model
+built; until then the job is ``preparing``, and if the process dies first,
+the log's ``error:`` line says why.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlib.errors import ConfigError, RunError
+from cnnlib.io import atomic_write_json, read_json
+from cnnlib.runs import RUN_FILE, Run, RunStore, _pid_alive, default_runs_dir
+
+JOBS_DIR = ".jobs"
+
+# DataConfig / TrainConfig / model option field -> CLI flag.
+_DATA_FLAGS = {"source": "--data", "image_size": "--image-size", "channels": "--channels",
+               "val_fraction": "--val-fraction", "test_fraction": "--test-fraction", "seed": "--seed",
+               "max_per_class": "--max-per-class"}
+_MODEL_FLAGS = {"arch": "--arch", "width": "--width", "dropout": "--dropout", "l2": "--l2",
+                "attention": "--attention", "weights": "--weights"}
+_TRAIN_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
+                "weight_decay": "--weight-decay", "momentum": "--momentum", "schedule": "--schedule",
+                "warmup_epochs": "--warmup-epochs", "label_smoothing": "--label-smoothing", "augment": "--augment",
+                "early_stopping": "--early-stopping", "reduce_lr_patience": "--reduce-lr-patience",
+                "seed": "--seed", "mixed_precision": "--mixed-precision", "grad_accum": "--grad-accum",
+                "time_budget_minutes": "--time-budget"}
+
+
+@dataclass
+class Job:
+    """A training process started by ``launch_training``."""
+
+    run_id: str
+    pid: int
+    runs_dir: str
+    log_path: str
+    command: list[str]
+    started: str
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.runs_dir) / self.run_id
+
+    def run(self) -> Run | None:
+        """The run, once its directory exists."""
+        return Run(self.run_path) if (self.run_path / RUN_FILE).exists() else None
+
+    def alive(self) -> bool:
+        return _pid_alive(self.pid)
+
+    def status(self) -> str:
+        """``preparing`` until the run exists, then the run's status; ``failed`` if it died first."""
+        run = self.run()
+        if run is not None:
+            return run.status
+        return "preparing" if self.alive() else "failed"
+
+    def error(self) -> str | None:
+        """The last ``error:`` line of the log, if any."""
+        try:
+            lines = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            if line.startswith("error:"):
+                return line[len("error:"):].strip()
+        if not self.alive() and self.run() is None:
+            tail = [line for line in lines if line.strip()][-1:]
+            return tail[0] if tail else "the training process exited before the run started"
+        return None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Ask the job to stop cleanly (keeps the best model)."""
+        run = self.run()
+        if run is not None:
+            run.request_stop()
+        elif self.alive():
+            os.kill(self.pid, 15)  # still loading data: nothing to keep yet
+
+
+def _flags(values: dict[str, Any], table: dict[str, str]) -> list[str]:
+    args: list[str] = []
+    for key, value in values.items():
+        if key not in table:
+            raise ConfigError(f"unknown training option {key!r}; expected any of: {', '.join(table)}")
+        if value is None or value is False:
+            continue
+        flag = table[key]
+        if key == "image_size":
+            value = "x".join(str(int(part)) for part in (value if isinstance(value, (list, tuple)) else (value, value)))
+        elif key == "augment":
+            value = ",".join(value) if value else "none"
+        args += [flag, str(value)]
+    return args
+
+
+def _validate(data: dict[str, Any], model: dict[str, Any], train: dict[str, Any]) -> None:
+    from cnnlib.training.config import TrainConfig
+    from cnnlib.training.trainer import validate_model_options
+
+    if not data.get("source"):
+        raise ConfigError("choose a data source (digits, a folder or a zip)")
+    TrainConfig.from_dict({**train, "augment": tuple(train.get("augment") or ())})
+    validate_model_options({key: value for key, value in model.items() if value is not None})
+
+
+def new_run_id(name: str | None, arch: str) -> str:
+    """A fresh run id in the store's format."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    label = re.sub(r"[^A-Za-z0-9_\-]+", "-", name or arch).strip("-")[:40] or "run"
+    return f"{stamp}-{label}-{secrets.token_hex(2)}"
+
+
+def launch_training(name: str | None, data: dict[str, Any], model: dict[str, Any], train: dict[str, Any],
+                    runs_dir: str | os.PathLike[str] | None = None) -> Job:
+    """Validate, then start ``python -m cnnlib train`` in the background.
+
+    Args:
+        name: a label for the run id.
+        data: ``DataConfig`` fields (``source`` required).
+        model: model options (``arch`` required).
+        train: ``TrainConfig`` fields.
+        runs_dir: the run store root.
+
+    Returns:
+        The ``Job``; its record is kept in ``<runs>/.jobs/`` so other sessions find it.
+    """
+    _validate(data, model, train)
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    jobs = root / JOBS_DIR
+    jobs.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id(name, str(model.get("arch")))
+    seed = train.get("seed", data.get("seed"))
+    data_args = {key: value for key, value in data.items() if key != "seed"}
+    train_args = {key: value for key, value in train.items() if key != "seed"}
+    command = [sys.executable, "-m", "cnnlib", "train", "--runs", str(root.resolve()), "--run-id", run_id]
+    if name:
+        command += ["--name", name]
+    command += _flags(data_args, _DATA_FLAGS) + _flags(model, _MODEL_FLAGS) + _flags(train_args, _TRAIN_FLAGS)
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    log_path = jobs / f"{run_id}.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    project_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = project_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env=env, cwd=os.getcwd())
+    job = Job(run_id=run_id, pid=process.pid, runs_dir=str(root.resolve()), log_path=str(log_path.resolve()),
+              command=command, started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    atomic_write_json(jobs / f"{run_id}.json", asdict(job))
+    return job
+
+
+def list_jobs(runs_dir: str | os.PathLike[str] | None = None) -> list[Job]:
+    """Jobs started by ``launch_training`` in this store, newest first."""
+    jobs_dir = (Path(runs_dir) if runs_dir is not None else default_runs_dir()) / JOBS_DIR
+    found: list[Job] = []
+    if jobs_dir.is_dir():
+        for record in jobs_dir.glob("*.json"):
+            try:
+                found.append(Job(**read_json(record)))
+            except (OSError, TypeError, json.JSONDecodeError):
+                continue
+    found.sort(key=lambda job: job.started, reverse=True)
+    return found
+
+
+def get_job(run_id: str, runs_dir: str | os.PathLike[str] | None = None) -> Job:
+    for job in list_jobs(runs_dir):
+        if job.run_id == run_id:
+            return job
+    raise RunError(f"no training job {run_id!r} in this run store")

@@ -30,11 +30,13 @@ def load_model(run: Run) -> Any:
 @st.cache_resource(max_entries=3, show_spinner="Loading the run's dataset…")
 def _run_dataset(run_path: str, fingerprint: str) -> Any:
     del fingerprint
-    return RunStore().get(run_path).dataset()
+    from cnnlib.operations import load_run_dataset
+
+    return load_run_dataset(RunStore().get(run_path))
 
 
 def run_dataset(run: Run) -> Any:
-    """The run's dataset rebuilt with its own split (cached; the same for every session)."""
+    """The run's dataset at its input size, with its own split (cached; shared by all sessions)."""
     return _run_dataset(str(run.path), str(run.data_info().get("fingerprint", "")))
 
 
@@ -51,28 +53,25 @@ def load_dataset_cached(config_json: str) -> Any:
 @st.cache_resource(max_entries=6, show_spinner="Evaluating on the test split…")
 def _evaluation(run_path: str, model_mtime: float) -> dict[str, Any]:
     del model_mtime
-    import numpy as np
-
-    from cnnlib.evaluation import evaluate_probabilities
-    from cnnlib.predict import predict_probabilities
+    from cnnlib.operations import evaluate_loaded, saved_predictions
 
     run = RunStore().get(run_path)
     dataset = run_dataset(run)
     test = dataset.split("test")
-    saved = run.evaluation("test")
-    npz_path = run.evaluation_dir / "test.npz"
-    probs = None
-    if saved is not None and npz_path.exists():
-        with np.load(npz_path) as arrays:
-            if "probabilities" in arrays and len(arrays["probabilities"]) == len(test.labels):
-                probs = arrays["probabilities"]
-    if probs is None:
-        # No saved evaluation matching the rebuilt split: score the model here, once.
+    report = run.evaluation("test")
+    saved = saved_predictions(run, "test") if report is not None else None
+    if saved is None or len(saved.get("probabilities", ())) != len(test.labels):
+        # Not evaluated yet (or on another split): evaluate once; the core saves it in the run.
+        report = evaluate_loaded(run, load_model(run), dataset, "test")
+        saved = saved_predictions(run, "test")
+    if saved is None or len(saved.get("probabilities", ())) != len(test.labels):
+        # A read-only (bundled) run cannot store its predictions: recompute them here.
+        from cnnlib.predict import predict_probabilities
+
         probs = predict_probabilities(load_model(run), test.images)
-        saved = None
-    if saved is None:
-        saved = evaluate_probabilities(probs, test.labels, list(dataset.class_names))
-    return {"evaluation": saved, "probs": probs, "labels": test.labels, "dataset": dataset}
+    else:
+        probs = saved["probabilities"].astype("float32")
+    return {"evaluation": report, "probs": probs, "labels": test.labels, "dataset": dataset}
 
 
 def run_evaluation(run: Run) -> dict[str, Any]:

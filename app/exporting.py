@@ -25,7 +25,6 @@ FORMAT_LABELS = {
 }
 #: Verification uses at most this many test images, so a CIFAR-10 export takes seconds.
 MAX_TEST_IMAGES = 2000
-REPRESENTATIVE_IMAGES = 200
 
 
 def export_dir(run: Run) -> Path:
@@ -38,39 +37,27 @@ def export_dir(run: Run) -> Path:
 def existing_report(run: Run, fmt: str) -> dict[str, Any] | None:
     """The verification report of an earlier export whose file still exists."""
     for folder in (run.exports_dir, export_dir(run)):
-        path = folder / f"{fmt}.json"
+        path = folder / f"tflite-{fmt}.json"
         if path.exists():
             try:
                 report = read_json(path)
             except (OSError, ValueError):
                 continue
-            tflite = Path(report.get("path") or folder / f"{fmt}.tflite")
+            tflite = Path(report.get("path") or folder / f"tflite-{fmt}.tflite")
             if not tflite.is_absolute():
-                tflite = folder / tflite
+                tflite = folder / tflite.name
             if tflite.exists():
                 return {**report, "path": str(tflite)}
     return None
 
 
 def export(run: Run, fmt: str) -> dict[str, Any]:
-    """Convert and verify through ``cnnlib.export``; writes ``<fmt>.tflite`` and ``<fmt>.json``."""
-    from app.cache import load_model, run_dataset
-    from cnnlib.export import export_tflite
-    from cnnlib.io import atomic_write_json
+    """Convert and verify through ``cnnlib.operations.export_run`` (the CLI's code path)."""
+    from cnnlib.operations import export_run
 
-    dataset = run_dataset(run)
-    train, test = dataset.split("train"), dataset.split("test")
     folder = export_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
-    report = export_tflite(
-        load_model(run), fmt, folder / f"{fmt}.tflite",
-        representative_images=train.images[:REPRESENTATIVE_IMAGES],
-        test_images=test.images[:MAX_TEST_IMAGES], test_labels=test.labels[:MAX_TEST_IMAGES],
-    )
-    report = {**report, "path": str(folder / f"{fmt}.tflite"), "test_images": int(min(len(test.labels), MAX_TEST_IMAGES))}
-    if not (folder / f"{fmt}.json").exists():
-        atomic_write_json(folder / f"{fmt}.json", report)
-    return report
+    return export_run(str(run.path), f"tflite-{fmt}", out=folder / f"tflite-{fmt}.tflite", max_test=MAX_TEST_IMAGES)
 
 
 def show_report(report: dict[str, Any]) -> None:
@@ -83,5 +70,5 @@ def show_report(report: dict[str, Any]) -> None:
     cols[2].metric("Agreement with Keras", "—" if report.get("agreement") is None else f"{report['agreement']:.2%}")
     cols[3].metric("TFLite latency", "—" if report.get("tflite_latency_ms") is None else f"{report['tflite_latency_ms']:.2f} ms")
     cols[4].metric("Keras latency", "—" if report.get("keras_latency_ms") is None else f"{report['keras_latency_ms']:.2f} ms")
-    n = report.get("test_images")
+    n = report.get("test_count")
     st.caption(f"Verified in the TFLite interpreter{f' on {n} test images' if n else ''}; latency is one image, median.")

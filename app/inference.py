@@ -35,10 +35,10 @@ class Upload:
 
 
 def input_spec(run: Run) -> tuple[tuple[int, int], int]:
-    """The run's input ``(height, width)`` and channels, from ``data.json``."""
-    info = run.data_info()
-    height, width = (int(v) for v in info["image_size"])
-    return (height, width), int(info["channels"])
+    """The run's input ``(height, width)`` and channels (from the core)."""
+    from cnnlib.operations import input_spec as core_input_spec
+
+    return core_input_spec(run)
 
 
 def decode_upload(data: bytes, name: str, size: tuple[int, int], channels: int) -> Upload:

@@ -95,8 +95,34 @@ def _live_panel(path: str) -> None:
         st.rerun()
 
 
+@st.fragment(run_every=1.0)
+def _pending_panel() -> None:
+    """Jobs launched from this browser session whose trainer is still starting."""
+    still = []
+    for job in st.session_state.get("train_pending", []):
+        try:
+            run = jobs.resolve(job)
+        except CnnlibError as exc:
+            st.session_state.setdefault("train_launch_errors", []).append(str(exc))
+            continue
+        if run is None:
+            still.append(job)
+        else:
+            st.session_state["train_watch"] = str(run.path)
+    changed = len(still) != len(st.session_state.get("train_pending", []))
+    st.session_state["train_pending"] = still
+    for job in still:
+        st.info(f"⏳ Starting `{job['name']}`: loading the data and TensorFlow…")
+    if changed:
+        st.rerun()
+
+
 # ---------------------------------------------------------------- jobs
 st.subheader("Jobs")
+for message in st.session_state.get("train_launch_errors", [])[-3:]:
+    st.error(f"🚫 {message}")
+if st.session_state.get("train_pending"):
+    _pending_panel()
 all_runs = ui.store().list()
 running = [info for info in all_runs if info.get("status") == "running"]
 recent = [info for info in all_runs if info.get("status") != "running" and not info.get("bundled")][:8]
@@ -144,9 +170,10 @@ with ui.user_errors():
     archs = _architectures()
 arch_names = [a["name"] for a in archs]
 c1, c2, c3 = st.columns(3)
-arch = c1.selectbox("Architecture", arch_names, key=state.choose("keep_train_arch", arch_names, "simple_cnn"))
+arch = c1.selectbox("Architecture", arch_names, key=state.choose("keep_train_arch", arch_names, "cifar_fast"))
 spec = next(a for a in archs if a["name"] == arch)
-c1.caption(spec.get("description", ""))
+c1.caption(f"{spec.get('description', '')} Needs inputs of at least {spec.get('min_input_size', '?')} px."
+           if spec.get("min_input_size") else spec.get("description", ""))
 name = c1.text_input("Run name", key=state.default("keep_train_name", ""), placeholder=f"{arch}-{Path(source).name}")
 width = c1.slider("Width multiplier", 0.25, 2.0, step=0.25, key=state.default("keep_train_width", 1.0))
 dropout = c1.slider("Dropout", 0.0, 0.7, step=0.05, key=state.default("keep_train_dropout", 0.2))
@@ -174,10 +201,10 @@ train = {
 }
 if st.button("🚀 Start training", type="primary", key="train_start"):
     with ui.user_errors():
-        launched = jobs.launch(name or None, data, model, train)
-        st.session_state["train_watch"] = str(launched.path)
-        st.toast(f"Started {launched.id}")
-        time.sleep(0.3)
+        job = jobs.launch(name or None, data, model, train)
+        st.session_state.setdefault("train_pending", []).append(job.to_dict())
+        st.toast(f"Started {job.name}; it keeps running if you close this tab.")
+        time.sleep(0.2)
         st.rerun()
 
 with st.expander("Model summary: parameters, FLOPs, layers", expanded=True):
@@ -189,17 +216,11 @@ with st.expander("Model summary: parameters, FLOPs, layers", expanded=True):
         def _summary(model_json: str, input_shape: tuple, num_classes: int) -> dict:
             import json
 
-            from cnnlib.models import ModelConfig, build_model, count_flops, count_params
+            from cnnlib.models import ModelConfig, build_model, count_flops, count_params, layer_table
 
             config = ModelConfig(num_classes=num_classes, input_shape=tuple(input_shape), **json.loads(model_json))
             built = build_model(config)
-            layers = []
-            for layer in built.layers:
-                try:
-                    out = str(tuple(layer.output.shape))
-                except (AttributeError, ValueError):
-                    out = "?"
-                layers.append({"layer": layer.name, "type": type(layer).__name__, "output shape": out, "parameters": layer.count_params()})
+            layers = layer_table(built)
             return {"params": count_params(built), "flops": count_flops(built), "layers": layers}
 
         import json

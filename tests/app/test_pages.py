@@ -1,0 +1,183 @@
+"""AppTest per page file: each page runs alone, renders without exceptions, and answers bad
+input with an ``st.error`` sentence. Pages run against real digits runs trained by the core."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_files import PROJECT, huge_png_header, image_folder, jpeg_bytes, png_bytes, truncated_jpeg, zip_bytes
+
+TIMEOUT = 120
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PROJECT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_home_imports_no_tensorflow(app_env: dict[str, str]) -> None:
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({str(PROJECT / 'pages' / 'home.py')!r}).run(); "
+        "assert not at.exception, at.exception; "
+        "assert 'tensorflow' not in sys.modules, 'home imported tensorflow'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT, env={**os.environ, **app_env})
+
+
+def test_home_lists_runs_and_datasets(trained_runs: list[Path]) -> None:
+    at = page("home").run()
+    no_exception(at)
+    names = " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "digits-a" in names and "digits" in names
+
+
+def test_data_digits(app_env: dict[str, str]) -> None:
+    at = page("data").run()
+    no_exception(at)
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    assert not errors(at)
+    assert [m.value for m in at.metric][0] == "10"
+
+
+def test_data_folder_under_roots_warns_about_corrupt_files(app_env: dict[str, str]) -> None:
+    image_folder(Path(app_env["CNNLIB_DATA_ROOTS"]) / "colors")
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Folder on the server").run()
+    at.selectbox(key="keep_data_folder").set_value("Type a path…").run()
+    at.text_input(key="keep_data_rel").input("colors").run()
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    assert not errors(at)
+    assert any("broken.jpg" in w.value or "Skipped" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize("relative", ["../../etc", "/etc", "colors/../../.."])
+def test_data_folder_outside_roots_is_refused(app_env: dict[str, str], relative: str) -> None:
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Folder on the server").run()
+    at.selectbox(key="keep_data_folder").set_value("Type a path…").run()
+    at.text_input(key="keep_data_rel").input(relative).run()
+    no_exception(at)
+    assert errors(at), "a path outside the data roots must be refused"
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [{}, {"../evil/a.png": b"x"}, {"notes.txt": b"hello"}],
+    ids=["empty", "traversal", "no-images"],
+)
+def test_data_bad_zip_uploads(app_env: dict[str, str], entries: dict[str, bytes]) -> None:
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Upload a .zip").run()
+    at.file_uploader(key="data_zip").set_value(("bad.zip", zip_bytes(entries), "application/zip")).run()
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    assert errors(at)
+
+
+def test_data_corrupt_zip_upload(app_env: dict[str, str]) -> None:
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Upload a .zip").run()
+    at.file_uploader(key="data_zip").set_value(("broken.zip", b"PK\x03\x04 not a zip", "application/zip")).run()
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    assert errors(at)
+
+
+def test_train_page_shows_registry_and_summary(trained_runs: list[Path]) -> None:
+    at = page("train").run()
+    no_exception(at)
+    assert "cifar_fast" in at.selectbox(key="keep_train_arch").options
+    assert any(m.label == "Parameters" for m in at.metric)
+    assert at.selectbox(key="keep_train_watch").options  # the finished runs are listed as jobs
+
+
+def test_train_bad_source_shows_error(app_env: dict[str, str]) -> None:
+    import time
+
+    at = page("train").run()
+    at.session_state["data_config"] = {"source": str(Path(app_env["CNNLIB_DATA_ROOTS"]) / "missing-folder")}
+    at.session_state["keep_train_source"] = at.session_state["data_config"]["source"]
+    at.run()
+    at.button(key="train_start").click().run()
+    deadline = time.time() + 90
+    while time.time() < deadline and not errors(at):
+        time.sleep(2)
+        at.run()
+    no_exception(at)
+    assert errors(at), "a job that cannot start must say why"
+
+
+def test_evaluate(trained_runs: list[Path]) -> None:
+    at = page("evaluate").run()
+    no_exception(at)
+    assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1", "ECE"}
+    at.selectbox(key="keep_eval_true").set_value("3").run()
+    at.selectbox(key="keep_eval_pred").set_value("3").run()
+    no_exception(at)
+    assert any("predicted as" in m.value for m in at.markdown)
+
+
+def test_explain_test_image(trained_runs: list[Path]) -> None:
+    at = page("explain").run()
+    no_exception(at)
+    assert not errors(at)
+    assert len(at.get("imgs")) >= 5  # input, four methods, feature maps
+
+
+def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
+    at = page("classify").run()
+    no_exception(at)
+    at.file_uploader(key="classify_files").set_value([
+        ("photo.png", png_bytes(), "image/png"),
+        ("photo.jpg", jpeg_bytes(), "image/jpeg"),
+        ("truncated.jpg", truncated_jpeg(), "image/jpeg"),
+        ("notes.png", b"this is text, not a picture", "image/png"),
+        ("bomb.png", huge_png_header(), "image/png"),
+        ("empty.png", b"", "image/png"),
+    ]).run()
+    no_exception(at)
+    messages = errors(at)
+    assert len(messages) == 4, messages
+    for name in ("truncated.jpg", "notes.png", "bomb.png", "empty.png"):
+        assert any(name in m for m in messages), (name, messages)
+    assert sum("Prediction:" in m.value for m in at.markdown) == 2
+    assert at.get("download_button")
+
+
+def test_classify_export_int8(trained_runs: list[Path]) -> None:
+    at = page("classify").run()
+    at.radio(key="keep_export_fmt").set_value("int8").run()
+    at.button(key="export_build").click().run()
+    no_exception(at)
+    assert not errors(at)
+    assert any(m.label == "Agreement with Keras" for m in at.metric)
+
+
+def test_compare_two_runs(trained_runs: list[Path]) -> None:
+    at = page("compare").run()
+    no_exception(at)
+    assert not errors(at)
+    assert any("McNemar" in m.value for m in at.markdown)
+
+
+def test_compare_needs_two_runs(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNLIB_RUNS", str(tmp_path))
+    at = page("compare").run()
+    no_exception(at)
+    assert any("at least two" in i.value for i in at.info)

@@ -1,0 +1,237 @@
+"""End to end in a real browser: a real `streamlit run` server and headless Debian Chromium.
+
+Run alone (one browser at a time): ``python -m pytest tests/app/test_browser.py``. The tests
+share one server and one browser page and run in file order; they save a screenshot of each
+page to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from apptest_files import PROJECT, jpeg_bytes, png_bytes, truncated_jpeg
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("CNNLIB_CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+SCREENSHOTS = PROJECT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# Offline noise: fonts from external hosts, and health probes relative to a page URL.
+KNOWN_NOISE = re.compile(r"fonts\.(googleapis|gstatic)|_stcore/health|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|favicon")
+LONG = 180_000  # ms: TensorFlow start-up and training on two shared cores
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(app_env: dict[str, str], trained_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **app_env}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            ready = "You can now view" in log_path.read_text(errors="replace")
+            if ready:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    pass
+            assert time.time() < deadline, "streamlit did not start:\n" + log_path.read_text()
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str) -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.set_default_timeout(LONG)
+        page.goto(server)
+        wait_idle(page)
+        yield page
+        context.close()
+        browser.close()
+
+
+def wait_idle(page) -> None:  # noqa: ANN001
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
+def goto(page, title: str) -> None:  # noqa: ANN001
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first.click()
+    page.wait_for_url(re.compile(".*" if title == "Home" else f".*/{title.lower()}"))
+    page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
+    wait_idle(page)
+
+
+def no_exception(page) -> None:  # noqa: ANN001
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def screenshot(page, name: str) -> None:  # noqa: ANN001
+    """Save a full-page PNG: Streamlit scrolls inside stMain, so grow the viewport to its height first."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 800), 6000)})
+    page.wait_for_timeout(500)  # let Plotly re-layout to the new size
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def upload(page, tmp_path: Path, name: str, data: bytes, index: int = 0) -> None:  # noqa: ANN001
+    path = tmp_path / name
+    path.write_bytes(data)
+    page.get_by_test_id("stFileUploaderDropzoneInput").nth(index).set_input_files(str(path))
+
+
+def test_every_page_opens(browser_page) -> None:  # noqa: ANN001
+    page = browser_page
+    for title in ("Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compare"):
+        goto(page, title)
+        if title == "Train":
+            page.get_by_text("Parameters").first.wait_for()
+        if title == "Evaluate":
+            page.get_by_text("Macro F1").first.wait_for()
+        if title == "Explain":
+            page.get_by_text("Feature maps").first.wait_for()
+        if title == "Compare":
+            page.get_by_text("McNemar").first.wait_for()
+        wait_idle(page)
+        no_exception(page)
+        if title not in ("Train", "Classify"):  # those two are captured while in use below
+            screenshot(page, title.lower())
+    goto(page, "Data")
+    page.get_by_role("button", name="Load dataset").click()
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    screenshot(page, "data")
+    errors = [text for text in page.console_errors if not KNOWN_NOISE.search(text)]
+    assert not errors, errors
+
+
+def test_train_digits_live(browser_page) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Train")
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    # Live: the curves and the validation confusion matrix appear while the job runs.
+    page.get_by_text(re.compile("Validation confusion matrix, epoch")).first.wait_for()
+    page.get_by_role("progressbar").first.wait_for()
+    assert page.get_by_test_id("stPlotlyChart").count() >= 2
+    screenshot(page, "train")
+    page.get_by_text(re.compile(r"done: \d+ epochs")).first.wait_for(timeout=300_000)
+    wait_idle(page)
+    no_exception(page)
+
+
+def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Classify")
+    photo = jpeg_bytes((320, 240))
+    upload(page, tmp_path, "photo.jpg", photo)
+    heading = page.get_by_text(re.compile("Prediction: ")).first
+    heading.wait_for()
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    label = re.search(r"Prediction: (.+?) — ", heading.inner_text()).group(1).strip()
+
+    page.get_by_text("int8 (full integer, smallest)").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Build and verify int8").click()
+    page.get_by_text("Agreement with Keras").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    screenshot(page, "classify")
+    buttons = page.get_by_test_id("stDownloadButton")
+    with page.expect_download() as tflite_download:
+        buttons.filter(has_text="int8.tflite").get_by_role("button").click()
+    with page.expect_download() as labels_download:
+        buttons.filter(has_text="labels.txt").get_by_role("button").click()
+    tflite_path = tflite_download.value.path()
+    classes = Path(labels_download.value.path()).read_text().splitlines()
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from cnnlib.images import load_image
+
+    interpreter = Interpreter(model_path=str(tflite_path))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    _, height, width, channels = inp["shape"]
+    x = load_image(photo, (int(height), int(width)), int(channels))[None].astype(np.float32)
+    scale, zero = inp["quantization"]
+    if inp["dtype"] in (np.int8, np.uint8) and scale:
+        x = np.clip(np.round(x / scale + zero), np.iinfo(inp["dtype"]).min, np.iinfo(inp["dtype"]).max)
+    interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+    interpreter.invoke()
+    top1 = int(np.argmax(interpreter.get_tensor(out["index"])[0]))
+    assert classes[top1] == label
+
+
+def test_compare_two_runs(browser_page) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Compare")
+    page.get_by_text("McNemar").first.wait_for()
+    page.get_by_text("Where the models disagree").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    screenshot(page, "compare")
+
+
+def test_bad_uploads_leave_the_page_usable(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Classify")
+    upload(page, tmp_path, "truncated.jpg", truncated_jpeg())
+    page.get_by_test_id("stAlert").filter(has_text="truncated.jpg").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    upload(page, tmp_path, "notes.png", b"this is text, not a picture")
+    page.get_by_test_id("stAlert").filter(has_text="notes.png").first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    # Still usable: a good photo is classified right after.
+    upload(page, tmp_path, "good.png", png_bytes((64, 64)))
+    page.get_by_text(re.compile("Prediction: ")).first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+    screenshot(page, "classify-errors")

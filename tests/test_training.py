@@ -1,0 +1,178 @@
+"""Training end to end on real data: accuracy, run files, stop, resume after SIGKILL, NaN, budgets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnlib.data import DataConfig
+from cnnlib.runs import RunStore
+from cnnlib.training import TrainConfig, launch_training, train
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    # A generous ceiling so a slow CI machine does not fail; not a speed assertion.
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _history_rows(run_dir: Path) -> list[dict[str, str]]:
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_trained_run_reaches_real_accuracy_and_records_everything(trained_run_store: Path) -> None:
+    run_dir = trained_run_store
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "completed"
+    assert info["test_accuracy"] >= 0.9, info
+    assert info["params"] > 0 and info["flops"] > 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["seed"] == 0 and config["model"]["arch"] == "dwsep_cnn"
+    assert config["data"]["source"] == "digits"
+    data = json.loads((run_dir / "data.json").read_text())
+    assert len(data["class_names"]) == 10 and len(data["fingerprint"]) == 64
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert "tensorflow" in env["versions"] and "keras" in env["versions"]
+    rows = _history_rows(run_dir)
+    assert [int(row["epoch"]) for row in rows] == list(range(1, 9))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(rows[0])
+    events = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+    kinds = [event["event"] for event in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and "batch" in kinds
+    epochs = [event for event in events if event["event"] == "epoch"]
+    assert len(epochs) == 8
+    val_size = events[0]["val_size"]
+    for event in epochs:
+        confusion = np.array(event["confusion"])
+        assert confusion.shape == (10, 10) and confusion.sum() == val_size
+        assert event["eta_seconds"] is not None and event["lr"] > 0
+    # The recorded test accuracy is what the saved model gives in inference mode.
+    import keras
+
+    from cnnlib.data import load_dataset
+    from cnnlib.predict import predict_probabilities
+
+    model = keras.saving.load_model(run_dir / "model.keras")
+    dataset = load_dataset(DataConfig(source="digits"))
+    accuracy = float(np.mean(np.argmax(predict_probabilities(model, dataset.test.images), 1) == dataset.test.labels))
+    assert accuracy == pytest.approx(info["test_accuracy"], abs=1e-6)
+    evaluation = json.loads((run_dir / "evaluation" / "test.json").read_text())
+    assert evaluation["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert not (run_dir / "backup").exists()
+
+
+def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None:
+    job = launch_training("stoppable", {"source": "digits"}, {"arch": "dwsep_cnn"},
+                          {"epochs": 400, "tensorboard": False}, runs_dir=tmp_path)
+    _wait_for(lambda: job.run() is not None and (job.run_path / "checkpoint.keras").exists(), 180, "a first epoch")
+    job.stop()
+    _wait_for(lambda: not job.alive(), 120, "the job to stop")
+    info = json.loads((job.run_path / "run.json").read_text())
+    assert info["status"] == "stopped"
+    assert info["epochs_done"] < 400
+    assert (job.run_path / "model.keras").exists()
+    assert info["test_accuracy"] is not None
+    events = [json.loads(line) for line in (job.run_path / "progress.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped"
+
+
+def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path) -> None:
+    job = launch_training("killed", {"source": "digits"}, {"arch": "simple_cnn"},
+                          {"epochs": 12, "tensorboard": False}, runs_dir=tmp_path)
+    _wait_for(lambda: len(_history_rows(job.run_path)) >= 3, 240, "three epochs")
+    os.killpg(job.pid, signal.SIGKILL)
+    _wait_for(lambda: not job.alive(), 30, "the kill")
+    killed_at = len(_history_rows(job.run_path))
+    assert killed_at < 12
+    store = RunStore(tmp_path)
+    assert store.get(job.run_id).status == "interrupted"
+    assert not (job.run_path / "model.keras").exists()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnlib", "train", "--resume", job.run_id, "--runs", str(tmp_path)],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["run_id"] == job.run_id and summary["status"] == "completed"
+    rows = _history_rows(job.run_path)
+    assert [int(row["epoch"]) for row in rows] == list(range(1, 13))
+    events = [json.loads(line) for line in (job.run_path / "progress.jsonl").read_text().splitlines()]
+    starts = [event for event in events if event["event"] == "start"]
+    assert len(starts) == 2 and starts[1]["resumed"] is True
+    resumed_epochs = [event["epoch"] for event in events[events.index(starts[1]):] if event["event"] == "epoch"]
+    assert resumed_epochs[0] >= killed_at  # picked up at its last completed epoch, not from scratch
+    assert store.get(job.run_id).status == "completed"
+
+
+def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
+    result = train(DataConfig(source="digits"), {"arch": "simple_cnn"},
+                   TrainConfig(epochs=3, optimizer="sgd", lr=10.0, momentum=0.99, tensorboard=False),
+                   runs_dir=tmp_path, name="diverge")
+    assert result.status == "failed"
+    assert "NaN" in result.error
+    info = RunStore(tmp_path).get(result.run_id).info()
+    assert info["status"] == "failed" and "NaN" in info["error"]
+
+
+def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
+    result = train(DataConfig(source="digits"), {"arch": "simple_cnn"},
+                   TrainConfig(epochs=100_000, lr=0.003, schedule="onecycle", time_budget_minutes=0.4,
+                               tensorboard=False),
+                   runs_dir=tmp_path, name="budget")
+    assert result.status == "completed"
+    rows = _history_rows(Path(result.run_dir))
+    lrs = [float(row["lr"]) for row in rows]
+    assert max(lrs) > 0.001  # it reached the peak region
+    assert lrs[-1] < 0.003 / 10  # and ended at the low end of the cycle when time ran out
+    assert result.test_accuracy > 0.8
+
+
+def test_gradient_accumulation_updates_once_per_n_micro_batches() -> None:
+    import keras
+
+    from cnnlib.training.trainer import _make_optimizer
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=_make_optimizer(TrainConfig(optimizer="sgd", grad_accum=4, lr=0.5), 0.5),
+                  loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    y = np.array([0, 1] * 4)
+    before = model.get_weights()[0].copy()
+    snapshots = []
+    for _ in range(8):
+        model.train_on_batch(x, y)
+        snapshots.append(model.get_weights()[0].copy())
+    changed = [not np.allclose(a, b) for a, b in zip([before] + snapshots[:-1], snapshots)]
+    assert changed == [False, False, False, True, False, False, False, True]
+
+
+def test_bad_config_values_are_rejected_before_anything_is_written(tmp_path: Path) -> None:
+    from cnnlib.errors import ConfigError
+
+    for bad in ({"epochs": 0}, {"lr": -1.0}, {"optimizer": "rmsprop"}, {"augment": ("blur",)},
+                {"label_smoothing": 1.5}, {"batch_size": 0}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)
+    with pytest.raises(ConfigError):
+        launch_training(None, {"source": "digits"}, {"arch": "no_such_arch"}, {"epochs": 1}, runs_dir=tmp_path)
+    assert not any(path.name != ".jobs" for path in tmp_path.iterdir())

@@ -56,7 +56,7 @@ else:
     k = min(5, len(classes))
     show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
     rows = []
-    for n, (upload, p) in enumerate(zip(uploads, probs)):
+    for n, (upload, p) in enumerate(zip(uploads, probs, strict=False)):
         best = top_k(p, classes, k=k)
         label, confidence = best[0]["label"], best[0]["confidence"]
         words, emoji = confidence_band(confidence)

@@ -44,14 +44,14 @@ same_classes = len(set(class_sets)) == 1
 same_test = same_classes and len(set(fingerprints)) == 1
 if not same_classes:
     st.warning("⚠️ These runs have **different class sets**, so per-class results, the paired test and the disagreement "
-               "gallery are not comparable and are left out: " + "; ".join(f"{n}: {len(c)} classes" for n, c in zip(names, class_sets)))
+               "gallery are not comparable and are left out: " + "; ".join(f"{n}: {len(c)} classes" for n, c in zip(names, class_sets, strict=False)))
 elif not same_test:
     st.warning("⚠️ These runs were tested on **different datasets or splits** (their data fingerprints differ), so accuracy "
                "differences may come from the data, not the models. The paired test and disagreement gallery need the same test images.")
 
 st.subheader("Metrics")
 rows = []
-for name, run, result in zip(names, runs, results):
+for name, run, result in zip(names, runs, results, strict=False):
     info, ev = run.info(), result["evaluation"]
     row = {"run": name, "dataset": Path(str(info.get("data_source", ""))).name, "architecture": info.get("arch"),
            "accuracy": ev["accuracy"], "macro F1": ev["macro_f1"], "ECE": ev["ece"], "parameters": info.get("params"),
@@ -71,7 +71,7 @@ if missing and st.button(f"Build the missing TFLite exports ({len(missing)})", k
             exporting.export(run, fmt)
     st.rerun()
 
-histories = {name: run.history() for name, run in zip(names, runs)}
+histories = {name: run.history() for name, run in zip(names, runs, strict=False)}
 if any(histories.values()):
     st.subheader("Training curves")
     c1, c2 = st.columns(2)
@@ -80,12 +80,12 @@ if any(histories.values()):
 
 st.subheader("Confusion matrices")
 normalized = st.toggle("Normalize rows", key="keep_compare_norm")
-for column, name, result in zip(st.columns(len(runs)), names, results):
+for column, name, result in zip(st.columns(len(runs)), names, results, strict=False):
     column.plotly_chart(plots.confusion(result["evaluation"]["confusion"], result["dataset"].class_names, normalized=normalized, title=name),
                         key=f"compare_cm_{name}")
 
 if same_classes:
-    st.plotly_chart(plots.grouped_f1({name: r["evaluation"]["per_class"] for name, r in zip(names, results)}), key="compare_f1")
+    st.plotly_chart(plots.grouped_f1({name: r["evaluation"]["per_class"] for name, r in zip(names, results, strict=False)}), key="compare_f1")
 
 if same_test:
     from cnnlib.evaluation import mcnemar, mcnemar_in_words
@@ -120,7 +120,7 @@ if upload is not None:
     from cnnlib.explain.overlay import overlay_heatmap
     from cnnlib.predict import predict_probabilities, top_k
 
-    for column, name, run in zip(st.columns(len(runs)), names, runs):
+    for column, name, run in zip(st.columns(len(runs)), names, runs, strict=False):
         with column:
             try:
                 size, channels = input_spec(run)

@@ -58,7 +58,7 @@ alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("kee
 target = None if target_name == "predicted" else classes.index(target_name)
 
 columns = st.columns(len(METHODS))
-for column, (method, title) in zip(columns, METHODS.items()):
+for column, (method, title) in zip(columns, METHODS.items(), strict=False):
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)
         column.image(explanation.overlay(alpha), caption=f"{title} · {classes[explanation.label]} ({explanation.confidence:.0%})",

@@ -192,7 +192,8 @@ early_stopping = c3.number_input("Early stopping patience (0 = off)", 0, 100, ke
 budget = c3.number_input("Time budget in minutes (0 = none)", 0.0, 1000.0, key=state.default("keep_train_budget", 0.0))
 
 data = dict(data_config) if data_config.get("source") == source else {"source": source}
-data.pop("image_size", None) if data.get("image_size") is None else None
+if data.get("image_size") is None:
+    data.pop("image_size", None)
 model = {"arch": arch, "width": float(width), "dropout": float(dropout)}
 train = {
     "epochs": int(epochs), "batch_size": int(batch_size), "optimizer": optimizer, "lr": float(lr), "schedule": schedule,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from apptest_files import PROJECT, jpeg_bytes, png_bytes, truncated_jpeg
 
+pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("CNNLIB_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
@@ -83,7 +83,8 @@ def browser_page(server: str) -> Iterator[object]:
         context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.console_errors = []  # type: ignore[attr-defined]
-        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("console", lambda msg: page.console_errors.append(f"{msg.text} at {msg.location.get('url')}")
+                if msg.type == "error" else None)
         page.set_default_timeout(LONG)
         page.goto(server)
         wait_idle(page)

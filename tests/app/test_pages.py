@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from apptest_files import PROJECT, huge_png_header, image_folder, jpeg_bytes, png_bytes, truncated_jpeg, zip_bytes
+from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120
 

@@ -22,9 +22,7 @@ def _check_inputs(probs: np.ndarray, labels: np.ndarray, class_names: list[str])
     if probs.ndim != 2:
         raise DataError(f"probs must be shaped (N, num_classes). Received: shape={probs.shape}")
     if probs.shape[1] != len(class_names):
-        raise DataError(
-            f"probs must have one column per class ({len(class_names)}). Received: shape={probs.shape}"
-        )
+        raise DataError(f"probs must have one column per class ({len(class_names)}). Received: shape={probs.shape}")
     if len(labels) != len(probs):
         raise DataError(
             f"labels must have one entry per row of probs ({len(probs)}). Received: len(labels)={len(labels)}"
@@ -35,8 +33,7 @@ def _check_inputs(probs: np.ndarray, labels: np.ndarray, class_names: list[str])
         raise DataError(f"labels must be integer class indices. Received: dtype={labels.dtype}")
     if labels.min() < 0 or labels.max() >= len(class_names):
         raise DataError(
-            f"labels must be in [0, {len(class_names) - 1}]. "
-            f"Received: min={int(labels.min())}, max={int(labels.max())}"
+            f"labels must be in [0, {len(class_names) - 1}]. Received: min={int(labels.min())}, max={int(labels.max())}"
         )
     return probs, labels.astype(np.int64)
 

@@ -235,8 +235,7 @@ def export_tflite(
         images, labels = images[:max_test], labels[:max_test]
     if len(images) == 0 or len(images) != len(labels):
         raise DataError(
-            f"verification needs test images with one label each. "
-            f"Received: {len(images)} images, {len(labels)} labels"
+            f"verification needs test images with one label each. Received: {len(images)} images, {len(labels)} labels"
         )
     start = time.perf_counter()
     flatbuffer = convert_tflite(model, fmt, representative_images)

@@ -55,7 +55,10 @@ def test_evaluate_probabilities_metrics(scored: tuple[np.ndarray, np.ndarray]) -
         "true": "fox",
         "predicted": "owl",
         "confidence": pytest.approx(0.70),
-        "top": [{"label": "owl", "confidence": pytest.approx(0.70)}, {"label": "dog", "confidence": pytest.approx(0.15)}],
+        "top": [
+            {"label": "owl", "confidence": pytest.approx(0.70)},
+            {"label": "dog", "confidence": pytest.approx(0.15)},
+        ],
     }
     json.dumps(result)  # only JSON types
 

@@ -67,9 +67,7 @@ class Explanation:
     layer_name: str | None
     image: np.ndarray | None = None
 
-    def overlay(
-        self, image: np.ndarray | float | None = None, alpha: float = 0.4, colormap: str = "jet"
-    ) -> np.ndarray:
+    def overlay(self, image: np.ndarray | float | None = None, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
         """Draw the heatmap over an image as uint8 RGB (gray images become RGB).
 
         Args:
@@ -118,7 +116,9 @@ def explain(
     from cnnlib.explain.reference import reference_heatmap
 
     if method not in METHODS:
-        raise ConfigError(f"unknown explanation method; expected one of: {', '.join(METHODS)}. Received: method={method!r}")
+        raise ConfigError(
+            f"unknown explanation method; expected one of: {', '.join(METHODS)}. Received: method={method!r}"
+        )
     batch = single_image(model, image)
     _check_target(model, target_class)
     path = resolve_layer(model, layer_name) if method in _CAM_METHODS else None

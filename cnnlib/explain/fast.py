@@ -34,9 +34,7 @@ def single_image(model: Any, image: np.ndarray) -> np.ndarray:
     array = np.asarray(image)
     expected = model_input_shape(model)
     if array.ndim != 3 or tuple(array.shape) != expected:
-        raise DataError(
-            f"expected one image shaped {expected} for this model. Received: shape={tuple(array.shape)}"
-        )
+        raise DataError(f"expected one image shaped {expected} for this model. Received: shape={tuple(array.shape)}")
     return as_image_batch(model, array)
 
 
@@ -80,7 +78,9 @@ def _gradcam_fn(view: Any) -> Any:
         return gradcam
 
 
-def gradcam_raw(model: Any, image: np.ndarray, target_class: int | None, layer_path: str) -> tuple[np.ndarray, np.ndarray, int]:
+def gradcam_raw(
+    model: Any, image: np.ndarray, target_class: int | None, layer_path: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Grad-CAM before upsampling: ``(cam (h, w), logits (K,), target class)``."""
     import tensorflow as tf
 

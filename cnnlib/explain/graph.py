@@ -152,9 +152,7 @@ class _Tracer:
                 return lambda *args, **kwargs: self._call(op, prefix + op.name, args, kwargs)
 
             return model._run_through_graph(x, operation_fn=operation_fn)  # noqa: SLF001
-        raise ConfigError(
-            f"explanations need a Sequential or Functional Keras model. Received: {type(model).__name__}"
-        )
+        raise ConfigError(f"explanations need a Sequential or Functional Keras model. Received: {type(model).__name__}")
 
 
 @dataclass
@@ -253,9 +251,7 @@ def resolve_layer(model: Any, layer_name: str | None) -> str:
         spatial = [info for info in candidates if (info.output_shape[1] or 2) * (info.output_shape[2] or 2) > 1]
         chosen = spatial or candidates
         if not chosen:
-            raise ConfigError(
-                f"the model has no convolutional feature maps to explain. Received: model {model.name!r}"
-            )
+            raise ConfigError(f"the model has no convolutional feature maps to explain. Received: model {model.name!r}")
         return chosen[-1].path
     paths = [info.path for info in infos]
     if layer_name in paths:

@@ -9,6 +9,7 @@ was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -284,7 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _one_line_warnings()
     args = build_parser().parse_args(argv)
     try:
-        result = COMMANDS[args.command](args)
+        # Libraries print progress to stdout (tf-keras-vis' Score-CAM, the TFLite
+        # converter); the contract keeps stdout for the JSON result alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = COMMANDS[args.command](args)
     except CnnlibError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_BAD_INPUT

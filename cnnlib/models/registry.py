@@ -1,0 +1,178 @@
+"""The one registry of architectures and the one factory, ``build_model``.
+
+Specs are plain data so the app can list architectures (and ``ModelConfig`` can
+validate against them) without importing TensorFlow: each spec's ``builder`` imports
+``cnnlib.models.architectures`` (and with it Keras) only when a model is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cnnlib.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
+
+    from cnnlib.models.config import ModelConfig
+
+ATTENTIONS: tuple[str | None, ...] = (None, "se", "cbam")
+"""Allowed values of ``ModelConfig.attention``."""
+
+IMAGENET_ALPHAS: tuple[float, ...] = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+"""MobileNetV2 alphas for which Keras publishes ImageNet weights."""
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """Registry entry for one architecture.
+
+    Attributes:
+        name: Registry key; also the built model's name.
+        description: One line for the app's architecture picker.
+        default_batch_size: A batch size that trains well on CPU for this model.
+        min_input_size: Smallest height/width the architecture accepts (its pooling
+            and strides would otherwise shrink the feature map below 1x1).
+        builder: ``builder(config) -> keras.Model``.
+        supports_attention: Whether ``attention="se"|"cbam"`` is honoured.
+        supports_weights: Whether ``weights`` (pretrained base) is honoured.
+    """
+
+    name: str
+    description: str
+    default_batch_size: int
+    min_input_size: int
+    builder: Callable[[ModelConfig], keras.Model]
+    supports_attention: bool = False
+    supports_weights: bool = False
+
+
+def _lazy(func_name: str) -> Callable[[ModelConfig], keras.Model]:
+    """Return a builder that imports the Keras-heavy module only when called."""
+
+    def builder(config: ModelConfig) -> keras.Model:
+        from cnnlib.models import architectures
+
+        return getattr(architectures, func_name)(config)
+
+    builder.__name__ = func_name
+    builder.__qualname__ = func_name
+    return builder
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {
+    spec.name: spec
+    for spec in (
+        ArchSpec(
+            name="simple_cnn",
+            description="TensorFlow CNN tutorial: 3 convs (32-64-64, valid padding), dense 64, softmax. A baseline.",
+            default_batch_size=64,
+            # valid 3x3 convs and two 2x2 pools: 18 -> 16 -> 8 -> 6 -> 3 -> 1
+            min_input_size=18,
+            builder=_lazy("build_simple_cnn"),
+        ),
+        ArchSpec(
+            name="dwsep_cnn",
+            description="MobileNet-style depthwise-separable blocks 32-64-128-128-256-256 "
+            "with residual skips; optional SE/CBAM attention. Small but slow on CPU.",
+            default_batch_size=64,
+            min_input_size=8,
+            builder=_lazy("build_dwsep_cnn"),
+            supports_attention=True,
+        ),
+        ArchSpec(
+            name="resnet_small",
+            description="ResNet-20 for CIFAR: 3 stages of 3 residual blocks (16/32/64), ~0.27M params.",
+            default_batch_size=128,
+            min_input_size=8,
+            builder=_lazy("build_resnet_small"),
+            supports_attention=True,
+        ),
+        ArchSpec(
+            name="inception_small",
+            description="Stem conv and four small inception modules (1x1/3x3/5x5/pool branches), GAP head.",
+            default_batch_size=64,
+            min_input_size=8,
+            builder=_lazy("build_inception_small"),
+            supports_attention=True,
+        ),
+        ArchSpec(
+            name="cifar_fast",
+            description="Fastest to train on CPU: plain 3x3 conv-BN-ReLU with early "
+            "max-pooling and residual pairs (ResNet-9-like, <300k params).",
+            default_batch_size=256,
+            # three 2x2 max-pools: 8 -> 4 -> 2 -> 1
+            min_input_size=8,
+            builder=_lazy("build_cifar_fast"),
+            supports_attention=True,
+        ),
+        ArchSpec(
+            name="mobilenet_v2",
+            description="Transfer learning: Keras MobileNetV2 base (ImageNet or local "
+            "weights, or random init), GAP + softmax head.",
+            default_batch_size=32,
+            # smaller inputs are upsampled to 32x32 inside the model
+            min_input_size=8,
+            builder=_lazy("build_mobilenet_v2"),
+            supports_weights=True,
+        ),
+    )
+}
+"""All architectures by name, in the order the app lists them."""
+
+
+def get_spec(arch: str) -> ArchSpec:
+    """Return the spec for ``arch``, or raise ConfigError listing the known names."""
+    spec = ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+    if spec is None:
+        raise ConfigError(
+            f"unknown architecture {arch!r}; expected one of: {', '.join(ARCHITECTURES)}. Received: arch={arch!r}"
+        )
+    return spec
+
+
+def list_architectures() -> list[dict[str, Any]]:
+    """Describe every registered architecture for pickers and ``--help`` text.
+
+    Returns:
+        One dict per architecture with ``name``, ``description``, ``default_batch_size``,
+        ``min_input_size``, ``supports_attention`` and ``supports_weights``.
+    """
+    return [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "default_batch_size": spec.default_batch_size,
+            "min_input_size": spec.min_input_size,
+            "supports_attention": spec.supports_attention,
+            "supports_weights": spec.supports_weights,
+        }
+        for spec in ARCHITECTURES.values()
+    ]
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """Build the (uncompiled) model described by ``config``.
+
+    The model is named ``config.arch``, takes raw 0-255 pixels shaped
+    ``config.input_shape`` (its first layer rescales them), and ends in
+    ``Dense(num_classes, softmax, dtype="float32", name="predictions")`` so that a
+    ``mixed_float16`` policy still yields float32 probabilities. Only built-in Keras
+    layers are used, so ``keras.saving.load_model(path)`` needs no custom objects.
+
+    Args:
+        config: A validated ``ModelConfig``.
+
+    Returns:
+        A functional ``keras.Model``.
+
+    Raises:
+        ConfigError: for an unknown architecture or unusable ``weights``.
+    """
+    from cnnlib.models.config import ModelConfig
+
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"build_model expects a ModelConfig. Received: {type(config).__name__}")
+    return get_spec(config.arch).builder(config)

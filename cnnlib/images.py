@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from cnnlib.errors import ConfigError, DataError
 
@@ -392,6 +392,55 @@ def _decode_plain_jpeg(data: bytes, size: tuple[int, int], channels: int) -> np.
     except Exception:  # truncated or corrupt: let the full path name the problem
         return None
     return to_array(image, size, channels)
+
+
+def decode_plain_jpegs(blobs: list[bytes], size: tuple[int, int], channels: int) -> tuple[np.ndarray, list[bool]]:
+    """Decode many same-sized plain JPEGs at once; what ``load_image`` would return.
+
+    Each file is decoded by Pillow's libjpeg decoder (same arguments as
+    ``Image.open``) straight into its own rows of one tall image, so the
+    per-file Python work is a header scan and one decoder call; the pixels
+    come out with one ``tobytes`` for the whole batch.
+
+    Args:
+        blobs: file contents; each should be a plain JPEG (see
+            ``_plain_jpeg_header``) of exactly ``size``.
+        size: ``(height, width)``.
+        channels: 1 or 3.
+
+    Returns:
+        ``(images (n, height, width, channels), ok)``; where ``ok`` is False
+        the row is garbage and the caller must use ``load_image`` (which
+        raises the proper ``DataError`` for a broken file).
+    """
+    height, width = _check_size(size)
+    _check_channels(channels)
+    ok = [False] * len(blobs)
+    by_mode: dict[str, list[int]] = {"L": [], "RGB": []}
+    for index, data in enumerate(blobs):
+        header = _plain_jpeg_header(data)
+        if header is not None and header[0] == height and header[1] == width:
+            by_mode["L" if header[2] == 1 else "RGB"].append(index)
+    out = np.zeros((len(blobs), height, width, channels), dtype=np.uint8)
+    for mode, members in by_mode.items():
+        if not members:
+            continue
+        canvas = Image.new(mode, (width, height * len(members)))
+        for row, index in enumerate(members):
+            try:
+                decoder = Image._getdecoder(mode, "jpeg", (mode, ""))
+                decoder.setimage(canvas.im, (0, row * height, width, (row + 1) * height))
+                consumed, error = decoder.decode(blobs[index])
+                decoder.cleanup()
+            except Exception:
+                continue
+            ok[index] = consumed < 0 and error == 0
+        target = "L" if channels == 1 else "RGB"
+        if canvas.mode != target:
+            canvas = canvas.convert(target)  # per-pixel, so the same as converting each image
+        pixels = np.asarray(canvas).reshape(len(members), height, width, channels)
+        out[members] = pixels
+    return out, ok
 
 
 def _reason(exc: BaseException) -> str:

@@ -88,12 +88,16 @@ class _Item:
     error: str | None = None
 
 
-def _first_pass(path: str, size: tuple[int, int] | None, channels: int | None) -> _Item:
+def _read(path: str) -> bytes | str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
-        return _Item(error=f"{path}: {exc.strerror or exc}")
+        return f"{path}: {exc.strerror or exc}"
+
+
+def _slow_item(data: bytes, path: str, size: tuple[int, int] | None, channels: int | None) -> _Item:
+    """Header via Pillow, pixels via ``load_image`` (any format, any size)."""
     try:
         info = imagelib.probe_image(data)
         item = _Item(info.width, info.height, info.mode, info.grayscale)
@@ -104,6 +108,41 @@ def _first_pass(path: str, size: tuple[int, int] | None, channels: int | None) -
         return item
     except DataError as exc:
         return _Item(error=str(exc).replace("<bytes>", path))
+
+
+def _first_pass(paths: list[str], size: tuple[int, int] | None, channels: int | None) -> list[_Item]:
+    """Headers of every file, plus pixels of those worth keeping.
+
+    Plain JPEGs are grouped by size and decoded in one batch per group (the
+    fast path of ``cnnlib.images``); everything else goes through Pillow's
+    full path one file at a time.
+    """
+    items: list[_Item | None] = [None] * len(paths)
+    blobs: list[bytes] = [b""] * len(paths)
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for index, path in enumerate(paths):
+        data = _read(path)
+        if isinstance(data, str):
+            items[index] = _Item(error=data)
+            continue
+        blobs[index] = data
+        header = imagelib._plain_jpeg_header(data)
+        if header is None:
+            items[index] = _slow_item(data, path, size, channels)
+            continue
+        height, width, components = header
+        items[index] = _Item(width, height, "L" if components == 1 else "RGB", components == 1)
+        if (size is None and width * height <= _KEEP_MAX_PIXELS) or (height, width) == size:
+            own = components if channels is None else channels
+            groups.setdefault((height, width, own), []).append(index)
+    for (height, width, own), members in groups.items():
+        pixels, ok = imagelib.decode_plain_jpegs([blobs[index] for index in members], (height, width), own)
+        for row, index in enumerate(members):
+            if ok[row]:
+                items[index].pixels = pixels[row]
+            else:  # broken or unusual: the full path decides, and names the problem
+                items[index] = _slow_item(blobs[index], paths[index], size, channels)
+    return items  # type: ignore[return-value]
 
 
 def _run_chunks(work: Callable[[int, int], None], count: int, workers: int,
@@ -152,8 +191,7 @@ def decode_files(
     items: list[_Item | None] = [None] * count
 
     def first(start: int, stop: int) -> None:
-        for index in range(start, stop):
-            items[index] = _first_pass(names[index], size, channels)
+        items[start:stop] = _first_pass(names[start:stop], size, channels)
 
     _run_chunks(first, count, workers, progress, "reading")
     done: list[_Item] = [item for item in items if item is not None]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlib.data import builtin, folder, split as splitting
+from cnnlib.data import builtin, folder
+from cnnlib.data import split as splitting
 from cnnlib.data.config import SOURCES_BUILTIN, SPLITS, DataConfig, Dataset, Split
 from cnnlib.data.decode import check_memory, decode_files
 from cnnlib.data.summary import fingerprint, summarize
@@ -105,7 +106,7 @@ def _load_folder(root: Path, config: DataConfig, progress: Progress) -> Dataset:
         images = decoded.images[start:stop]
         if not ok.all():
             images, labels = images[ok], labels[ok]
-            ids = [item for item, good in zip(ids, ok.tolist()) if good]
+            ids = [item for item, good in zip(ids, ok.tolist(), strict=True) if good]
         splits[name] = Split(images, labels, ids)
         start = stop
     for index, name in enumerate(class_names):

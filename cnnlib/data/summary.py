@@ -68,5 +68,5 @@ def fingerprint(class_names: list[str], splits: Mapping[str, tuple[list[str], np
     for name in ("train", "val", "test"):
         ids, labels = splits[name]
         digest.update(f"\x00{name}\x00".encode())
-        digest.update("\n".join(f"{item}\t{int(label)}" for item, label in zip(ids, labels.tolist())).encode("utf-8"))
+        digest.update("\n".join(f"{item}\t{int(label)}" for item, label in zip(ids, labels.tolist(), strict=True)).encode("utf-8"))
     return digest.hexdigest()

@@ -6,6 +6,7 @@ same pixels here as in the dataset.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,9 @@ def decode_upload(data: bytes, name: str, size: tuple[int, int], channels: int) 
 
     if not data:
         raise DataError(f"{name!r} is empty; expected an image file (jpg, png, webp, bmp, gif). Received: 0 bytes")
-    image = open_image(data)
+    stream = io.BytesIO(data)
+    stream.name = name  # the core names the file in its error messages
+    image = open_image(stream)
     original_size = image.size
     model_input = to_array(image, size, channels)
     display = image.copy()

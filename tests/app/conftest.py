@@ -44,7 +44,8 @@ def _train(name: str, arch: str, epochs: int, seed: int) -> Path:
     from cnnlib.training.trainer import train
 
     result = train(DataConfig(source="digits"), {"arch": arch}, TrainConfig(epochs=epochs, seed=seed, tensorboard=False), name=name)
-    return Path(result.run.path) if hasattr(result, "run") else Path(result.run_dir)
+    assert result.status == "completed", result.error
+    return Path(result.run_dir)
 
 
 @pytest.fixture(scope="session")

@@ -109,9 +109,8 @@ def test_train_page_shows_registry_and_summary(trained_runs: list[Path]) -> None
 def test_train_bad_source_shows_error(app_env: dict[str, str]) -> None:
     import time
 
-    at = page("train").run()
+    at = page("train")
     at.session_state["data_config"] = {"source": str(Path(app_env["CNNLIB_DATA_ROOTS"]) / "missing-folder")}
-    at.session_state["keep_train_source"] = at.session_state["data_config"]["source"]
     at.run()
     at.button(key="train_start").click().run()
     deadline = time.time() + 90
@@ -136,7 +135,7 @@ def test_explain_test_image(trained_runs: list[Path]) -> None:
     at = page("explain").run()
     no_exception(at)
     assert not errors(at)
-    assert len(at.get("imgs")) >= 5  # input, four methods, feature maps
+    assert len(at.get("image")) >= 6  # input, four methods, feature-map grid
 
 
 def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:

@@ -401,3 +401,16 @@ def test_augmented_flip_is_a_mirror_and_unknown_names_fail() -> None:
         make_tf_dataset(split, 4, training=True, seed=0, augment=("mixup",))
     with pytest.raises(DataError):
         make_tf_dataset(split, 4, training=True, seed=0, num_classes=2)
+
+
+def test_crop_is_a_window_of_the_reflect_padded_image() -> None:
+    split = _split(8, size=12)
+    x, _ = next(iter(make_tf_dataset(split, 8, training=True, seed=3, augment=("flip", "crop"))))
+    windows = set()
+    for original in split.images:
+        padded = np.pad(original, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+        for dy in range(9):
+            for dx in range(9):
+                window = padded[dy:dy + 12, dx:dx + 12].astype(np.float32)
+                windows.update({window.tobytes(), window[:, ::-1].copy().tobytes()})
+    assert all(image.tobytes() in windows for image in x.numpy())

@@ -120,11 +120,10 @@ def _augmenter(names: tuple[str, ...]) -> Any:
         def step_seed(step: int) -> Any:
             return tf.stack([seed[0], seed[1] + step])
 
-        x = tf.cast(images, tf.float32)
-        if "flip" in names:
-            x = _flip(x, step_seed(0))
-        if "crop" in names:
-            x = _crop(x, step_seed(1))
+        x = images
+        if "flip" in names or "crop" in names:  # one gather on uint8 does both
+            x = _flip_crop(x, step_seed(0), "flip" in names, "crop" in names)
+        x = tf.cast(x, tf.float32)
         if geometric:  # one resample for all three, not three blurs
             x = _affine(x, step_seed(2), ROTATION_DEGREES if "rotation" in geometric else 0.0,
                         ZOOM_RANGE if "zoom" in geometric else 0.0,
@@ -144,13 +143,6 @@ def _uniform(seed: Any, shape: Any, low: float, high: float) -> Any:
     import tensorflow as tf
 
     return tf.random.stateless_uniform(shape, seed=seed, minval=low, maxval=high)
-
-
-def _flip(x: Any, seed: Any) -> Any:
-    import tensorflow as tf
-
-    flip = _uniform(seed, [tf.shape(x)[0]], 0.0, 1.0) < 0.5
-    return tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
 
 
 def _affine(x: Any, seed: Any, rotation: float, zoom: float, translation: float) -> Any:
@@ -194,23 +186,36 @@ def _brightness(x: Any, seed: Any) -> Any:
     return tf.clip_by_value(x + delta, 0.0, 255.0)
 
 
-def _crop(x: Any, seed: Any) -> Any:
-    """CIFAR-style: reflect-pad by 4, take a random crop of the original size."""
+def _flip_crop(x: Any, seed: Any, flip: bool, crop: bool) -> Any:
+    """Random horizontal flip and/or CIFAR-style crop (reflect-pad 4, random crop) in one gather.
+
+    Both only move pixels, so they are done on the uint8 batch as a single
+    gather of precomputed source indices - far cheaper than pad + two
+    batched gathers + a select on float32.
+    """
     import tensorflow as tf
 
-    pad = CROP_PADDING
     shape = tf.shape(x)
-    batch, height, width = shape[0], shape[1], shape[2]
-    pad_h = tf.minimum(pad, height - 1)  # reflect padding needs pad < side
-    pad_w = tf.minimum(pad, width - 1)
-    padded = tf.pad(x, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    dy = tf.random.stateless_uniform([batch], seed=seeds[0], minval=0, maxval=2 * pad_h + 1, dtype=tf.int32)
-    dx = tf.random.stateless_uniform([batch], seed=seeds[1], minval=0, maxval=2 * pad_w + 1, dtype=tf.int32)
-    rows = dy[:, None] + tf.range(height)[None, :]
-    cols = dx[:, None] + tf.range(width)[None, :]
-    out = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(out, cols, axis=2, batch_dims=1)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    rows = tf.broadcast_to(tf.range(height)[None, :], [batch, height])
+    cols = tf.broadcast_to(tf.range(width)[None, :], [batch, width])
+    padded_h, padded_w = height, width
+    if crop:
+        pad_h = tf.minimum(CROP_PADDING, height - 1)  # reflect padding needs pad < side
+        pad_w = tf.minimum(CROP_PADDING, width - 1)
+        x = tf.pad(x, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
+        padded_h, padded_w = height + 2 * pad_h, width + 2 * pad_w
+        dy = tf.random.stateless_uniform([batch, 1], seed=seeds[0], minval=0, maxval=2 * pad_h + 1, dtype=tf.int32)
+        dx = tf.random.stateless_uniform([batch, 1], seed=seeds[1], minval=0, maxval=2 * pad_w + 1, dtype=tf.int32)
+        rows, cols = rows + dy, cols + dx
+    if flip:
+        mirrored = tf.reduce_min(cols, axis=1, keepdims=True) + tf.reduce_max(cols, axis=1, keepdims=True) - cols
+        flipped = tf.random.stateless_uniform([batch, 1], seed=seeds[2]) < 0.5
+        cols = tf.where(flipped, mirrored, cols)
+    images = tf.range(batch)[:, None, None]
+    flat = (images * padded_h + rows[:, :, None]) * padded_w + cols[:, None, :]
+    return tf.gather(tf.reshape(x, [-1, channels]), flat)
 
 
 def _cutout(x: Any, seed: Any) -> Any:

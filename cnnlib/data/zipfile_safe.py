@@ -102,7 +102,10 @@ def safe_extract_zip(
                 shutil.rmtree(target, ignore_errors=True)
             else:
                 for child in target.iterdir():
-                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
             raise
     return target
 

@@ -71,7 +71,7 @@ def test_runs_lists_the_store(capsys: pytest.CaptureFixture[str], store: tuple[P
 
 def test_train_subprocess_contract(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "simple_cnn", "--epochs", "3",
+        [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "cifar_fast", "--epochs", "3",
          "--runs", str(tmp_path), "--name", "cli", "--no-tensorboard"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
     )

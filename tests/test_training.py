@@ -96,7 +96,7 @@ def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None
 
 
 def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path) -> None:
-    job = launch_training("killed", {"source": "digits"}, {"arch": "simple_cnn"},
+    job = launch_training("killed", {"source": "digits"}, {"arch": "cifar_fast"},
                           {"epochs": 12, "tensorboard": False}, runs_dir=tmp_path)
     _wait_for(lambda: len(_history_rows(job.run_path)) >= 3, 240, "three epochs")
     os.killpg(job.pid, signal.SIGKILL)
@@ -125,8 +125,10 @@ def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path
 
 
 def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
-    result = train(DataConfig(source="digits"), {"arch": "simple_cnn"},
-                   TrainConfig(epochs=3, optimizer="sgd", lr=10.0, momentum=0.99, tensorboard=False),
+    # Decoupled weight decay of lr * wd = 10 multiplies every weight by -9 per
+    # step: the weights overflow float32 within ~40 steps and the loss turns NaN.
+    result = train(DataConfig(source="digits"), {"arch": "dwsep_cnn"},
+                   TrainConfig(epochs=3, optimizer="sgd", lr=10.0, weight_decay=1.0, tensorboard=False),
                    runs_dir=tmp_path, name="diverge")
     assert result.status == "failed"
     assert "NaN" in result.error
@@ -135,7 +137,7 @@ def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
 
 
 def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
-    result = train(DataConfig(source="digits"), {"arch": "simple_cnn"},
+    result = train(DataConfig(source="digits"), {"arch": "cifar_fast"},
                    TrainConfig(epochs=100_000, lr=0.003, schedule="onecycle", time_budget_minutes=0.4,
                                tensorboard=False),
                    runs_dir=tmp_path, name="budget")

@@ -74,11 +74,16 @@ def _model_config(model_options: dict[str, Any], dataset: Any) -> Any:
     from cnnlib.models import ModelConfig
 
     height, width = dataset.image_size
-    return ModelConfig(
-        num_classes=len(dataset.class_names),
-        input_shape=(int(height), int(width), int(dataset.channels)),
-        **model_options,
-    )
+    try:
+        return ModelConfig(
+            num_classes=len(dataset.class_names),
+            input_shape=(int(height), int(width), int(dataset.channels)),
+            **model_options,
+        )
+    except ConfigError as exc:
+        if "too small" in str(exc):
+            raise ConfigError(f"{exc}; resize the data with --image-size (for example --image-size 32)") from None
+        raise
 
 
 def validate_model_options(model_options: dict[str, Any]) -> None:
@@ -337,7 +342,8 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
                  class_names=list(dataset.class_names), train_size=int(len(train_split.labels)),
                  val_size=int(len(val_split.labels)), params=params, flops=flops, device=device.describe(),
                  time_budget_seconds=budget_seconds, resumed=resumed_seconds > 0)
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
+              shuffle=False)  # the tf.data pipeline shuffles
     train_seconds = resumed_seconds + time.time() - start
 
     status = "completed"

@@ -15,7 +15,8 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from cnnlib.errors import CnnlibError
 

@@ -169,7 +169,8 @@ def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int
                   runs_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Classify image files through the same decoding path as training."""
     from cnnlib.images import load_image
-    from cnnlib.predict import predict_probabilities, top_k as top_classes
+    from cnnlib.predict import predict_probabilities
+    from cnnlib.predict import top_k as top_classes
 
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"--top-k must be a positive integer. Received: top_k={top_k!r}")
@@ -180,7 +181,7 @@ def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int
     model = run.load_model()
     probs = predict_probabilities(model, np.stack(arrays))
     return [{"image": str(path), "top": top_classes(row, names, min(top_k, len(names)))}
-            for path, row in zip(images, probs)]
+            for path, row in zip(images, probs, strict=False)]
 
 
 def explain_file(run_ref: str | os.PathLike[str], image: str, method: str, out: str | os.PathLike[str],

@@ -58,7 +58,7 @@ def bundled_runs_dir() -> Path:
 
 def now_iso() -> str:
     """Current UTC time as an ISO-8601 string with seconds."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv)) if True else 0
+    code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -164,7 +164,7 @@ def test_gradient_accumulation_updates_once_per_n_micro_batches() -> None:
     for _ in range(8):
         model.train_on_batch(x, y)
         snapshots.append(model.get_weights()[0].copy())
-    changed = [not np.allclose(a, b) for a, b in zip([before] + snapshots[:-1], snapshots)]
+    changed = [not np.allclose(a, b) for a, b in zip([before] + snapshots[:-1], snapshots, strict=False)]
     assert changed == [False, False, False, True, False, False, False, True]
 
 

@@ -15,8 +15,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -276,3 +277,14 @@ class Deadline(keras.callbacks.Callback):
         if time.time() >= self.deadline:
             self.hit = True
             self.model.stop_training = True
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Calls ``record(epochs_done)`` after every completed epoch."""
+
+    def __init__(self, record: Callable[[int], None]) -> None:
+        super().__init__()
+        self.record = record
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.record(epoch + 1)

@@ -113,7 +113,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         if "augment" in values:

@@ -24,7 +24,7 @@ from typing import Any
 
 from cnnlib.errors import ConfigError, RunError
 from cnnlib.io import atomic_write_json, read_json
-from cnnlib.runs import RUN_FILE, Run, RunStore, _pid_alive, default_runs_dir
+from cnnlib.runs import RUN_FILE, Run, _pid_alive, default_runs_dir
 
 JOBS_DIR = ".jobs"
 
@@ -39,7 +39,9 @@ _TRAIN_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer":
                 "warmup_epochs": "--warmup-epochs", "label_smoothing": "--label-smoothing", "augment": "--augment",
                 "early_stopping": "--early-stopping", "reduce_lr_patience": "--reduce-lr-patience",
                 "seed": "--seed", "mixed_precision": "--mixed-precision", "grad_accum": "--grad-accum",
-                "time_budget_minutes": "--time-budget"}
+                "time_budget_minutes": "--time-budget", "xla": "--xla", "tensorboard": "--no-tensorboard"}
+# Boolean options map to a bare flag given when the value equals the key's entry here.
+_SWITCHES = {"xla": True, "tensorboard": False}
 
 
 @dataclass
@@ -105,9 +107,13 @@ def _flags(values: dict[str, Any], table: dict[str, str]) -> list[str]:
     for key, value in values.items():
         if key not in table:
             raise ConfigError(f"unknown training option {key!r}; expected any of: {', '.join(table)}")
-        if value is None or value is False:
-            continue
         flag = table[key]
+        if key in _SWITCHES:
+            if bool(value) == _SWITCHES[key]:
+                args.append(flag)
+            continue
+        if value is None:
+            continue
         if key == "image_size":
             value = "x".join(str(int(part)) for part in (value if isinstance(value, (list, tuple)) else (value, value)))
         elif key == "augment":
@@ -169,7 +175,7 @@ def launch_training(name: str | None, data: dict[str, Any], model: dict[str, Any
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=env, cwd=os.getcwd())
     job = Job(run_id=run_id, pid=process.pid, runs_dir=str(root.resolve()), log_path=str(log_path.resolve()),
-              command=command, started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+              command=command, started=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     atomic_write_json(jobs / f"{run_id}.json", asdict(job))
     return job
 

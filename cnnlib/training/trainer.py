@@ -14,10 +14,8 @@ import os
 import platform
 import signal
 import time
-from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
 from cnnlib import __version__
 from cnnlib.errors import ConfigError, RunError
@@ -201,7 +199,7 @@ def train(
         "summary": dataset.summary,
         "test_ids": list(dataset.test.ids),
     })
-    return _fit(run, dataset, model_config, train_config, batch_size, on_event, resumed_seconds=0.0)
+    return _fit(run, dataset, model_config, train_config, batch_size, on_event, resumed_seconds=0.0, resumed=False)
 
 
 def resume(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None,
@@ -231,15 +229,15 @@ def resume(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | N
         pass
     run.update_info(status="running", pid=os.getpid(), error=None, resumed=now_iso())
     return _fit(run, dataset, model_config, train_config, int(info["batch_size"]), on_event,
-                resumed_seconds=float(info.get("train_seconds") or 0.0))
+                resumed_seconds=float(info.get("train_seconds") or 0.0), resumed=True)
 
 
 def _fit(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
-         on_event: EventListener | None, resumed_seconds: float) -> TrainResult:
+         on_event: EventListener | None, resumed_seconds: float, resumed: bool) -> TrainResult:
     """The shared body of ``train`` and ``resume``; records failure in the run."""
     start = time.time()
     try:
-        return _fit_inner(run, dataset, model_config, config, batch_size, on_event, resumed_seconds, start)
+        return _fit_inner(run, dataset, model_config, config, batch_size, on_event, resumed_seconds, resumed, start)
     except BaseException as exc:
         seconds = resumed_seconds + time.time() - start
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -253,7 +251,7 @@ def _fit(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_s
 
 
 def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
-               on_event: EventListener | None, resumed_seconds: float, start: float) -> TrainResult:
+               on_event: EventListener | None, resumed_seconds: float, resumed: bool, start: float) -> TrainResult:
     import keras
     import tensorflow as tf
 
@@ -317,6 +315,10 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     callbacks: list[Any] = [
         keras.callbacks.BackupAndRestore(str(run.path / BACKUP_DIR), double_checkpoint=True, delete_checkpoint=False),
         stop, nan_guard, live, history, best,
+        # run.json keeps epochs_done and train_seconds current, so a resume after
+        # a kill knows how much of a time budget was already spent.
+        cb.EpochRecorder(lambda done: run.update_info(
+            epochs_done=done, train_seconds=round(resumed_seconds + time.time() - start, 2))),
     ]
     deadline = None
     if time_based:
@@ -341,7 +343,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     writer.write("start", epochs=epochs, steps=steps_per_epoch, batch_size=global_batch,
                  class_names=list(dataset.class_names), train_size=int(len(train_split.labels)),
                  val_size=int(len(val_split.labels)), params=params, flops=flops, device=device.describe(),
-                 time_budget_seconds=budget_seconds, resumed=resumed_seconds > 0)
+                 time_budget_seconds=budget_seconds, resumed=resumed)
     model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
               shuffle=False)  # the tf.data pipeline shuffles
     train_seconds = resumed_seconds + time.time() - start

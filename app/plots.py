@@ -22,7 +22,7 @@ def class_counts(counts: dict[str, dict[str, int]], classes: Sequence[str]) -> g
     fig = go.Figure()
     for i, (split, per_class) in enumerate(counts.items()):
         fig.add_bar(name=split, x=list(classes), y=[int(per_class.get(c, 0)) for c in classes], marker_color=PALETTE[i % 6])
-    fig.update_layout(barmode="stack", title="Images per class", xaxis_title="class", yaxis_title="images")
+    fig.update_layout(barmode="stack", title="Images per class", xaxis_title="class", yaxis_title="images", xaxis_type="category")
     return _layout(fig)
 
 
@@ -41,7 +41,8 @@ def training_curves(history: Sequence[dict[str, float]], title_suffix: str = "")
     lrs = [row.get("lr", row.get("learning_rate")) for row in history]
     if any(v is not None for v in lrs):
         fig.add_scatter(x=epochs, y=lrs, name="learning rate", mode="lines+markers", row=1, col=3, line=dict(color=PALETTE[2]))
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(history) <= 15 else None)
+    fig.update_yaxes(tickformat=".1e", rangemode="tozero", row=1, col=3)
     return _layout(fig, height=300, title=f"Training curves{title_suffix}", legend=dict(orientation="h", y=-0.25))
 
 
@@ -55,7 +56,8 @@ def overlaid_curves(histories: dict[str, Sequence[dict[str, float]]], metric: st
             ys = [row.get(prefix + metric) for row in history]
             if any(y is not None for y in ys):
                 fig.add_scatter(x=epochs, y=ys, mode="lines", name=f"{name} ({label})", line=dict(color=color, dash=dash))
-    fig.update_layout(title=metric, xaxis_title="epoch")
+    longest = max((len(h) for h in histories.values()), default=0)
+    fig.update_layout(title=metric, xaxis_title="epoch", xaxis_dtick=1 if longest <= 15 else None)
     return _layout(fig, height=320)
 
 
@@ -86,7 +88,7 @@ def f1_bars(per_class: dict[str, dict[str, float]]) -> go.Figure:
     """F1 per class as bars."""
     names = list(per_class)
     fig = go.Figure(go.Bar(x=names, y=[per_class[n].get("f1", 0.0) for n in names], marker_color=PALETTE[0]))
-    fig.update_layout(title="F1 per class", yaxis_range=[0, 1])
+    fig.update_layout(title="F1 per class", yaxis_range=[0, 1], xaxis_type="category")
     return _layout(fig, height=300)
 
 
@@ -96,7 +98,8 @@ def grouped_f1(per_run: dict[str, dict[str, dict[str, float]]]) -> go.Figure:
     for i, (name, per_class) in enumerate(per_run.items()):
         classes = list(per_class)
         fig.add_bar(name=name, x=classes, y=[per_class[c].get("f1", 0.0) for c in classes], marker_color=PALETTE[i % 6])
-    fig.update_layout(barmode="group", title="F1 per class", yaxis_range=[0, 1], legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(barmode="group", title="F1 per class", yaxis_range=[0, 1], xaxis_type="category",
+                      legend=dict(orientation="h", y=-0.2))
     return _layout(fig, height=340)
 
 
@@ -123,5 +126,5 @@ def top_k(labels: Sequence[str], confidences: Sequence[float], title: str = "Top
             text=[f"{c:.1%}" for c in confidences][::-1], textposition="auto", marker_color=PALETTE[0],
         )
     )
-    fig.update_layout(title=title, xaxis_range=[0, 1], xaxis_tickformat=".0%")
+    fig.update_layout(title=title, xaxis_range=[0, 1], xaxis_tickformat=".0%", yaxis_type="category")
     return _layout(fig, height=max(180, 60 + 32 * len(labels)))

@@ -59,8 +59,8 @@ for name, run, result in zip(names, runs, results, strict=False):
     for fmt in ("float32", "int8"):
         report = exporting.existing_report(run, fmt)
         row[f"{fmt} TFLite size"] = ui.human_bytes(report.get("bytes")) if report else "—"
-        row[f"{fmt} TFLite accuracy"] = report.get("tflite_accuracy") if report else None
-        row[f"{fmt} latency ms"] = report.get("tflite_latency_ms") if report else None
+        row[f"{fmt} TFLite accuracy"] = report.get("tflite_accuracy") if report else np.nan
+        row[f"{fmt} latency ms"] = report.get("tflite_latency_ms") if report else np.nan
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("accuracy", "macro F1", "ECE", "float32 TFLite accuracy", "int8 TFLite accuracy", "float32 latency ms", "int8 latency ms")})

@@ -33,9 +33,11 @@ with right:
     st.write("Train a small CNN on the bundled 8×8 `digits` images (about half a minute on a CPU):")
     if st.button("🚀 Train a demo model on digits", type="primary", key="home_demo"):
         with ui.user_errors():
-            job = jobs.launch(jobs.DEMO["name"], jobs.DEMO["data"], jobs.DEMO["model"], jobs.DEMO["train"])
-            st.session_state.setdefault("train_pending", []).append(job.to_dict())
-            st.session_state["home_launched"] = job.name
+            with st.spinner("Starting the job…"):
+                job = jobs.launch(jobs.DEMO["name"], jobs.DEMO["data"], jobs.DEMO["model"], jobs.DEMO["train"])
+            st.session_state.setdefault("train_launched", []).append(job.run_id)
+            st.session_state["train_watch"] = str(job.run_path)
+            st.session_state["home_launched"] = job.run_id
     if st.session_state.get("home_launched"):
         st.success(f"Training started: job `{st.session_state['home_launched']}`. It keeps running if you close this tab.")
         ui.page_link("pages/train.py", "Watch it train live →", "📈")

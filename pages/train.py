@@ -96,33 +96,22 @@ def _live_panel(path: str) -> None:
 
 
 @st.fragment(run_every=1.0)
-def _pending_panel() -> None:
-    """Jobs launched from this browser session whose trainer is still starting."""
-    still = []
-    for job in st.session_state.get("train_pending", []):
-        try:
-            run = jobs.resolve(job)
-        except CnnlibError as exc:
-            st.session_state.setdefault("train_launch_errors", []).append(str(exc))
-            continue
-        if run is None:
-            still.append(job)
-        else:
-            st.session_state["train_watch"] = str(run.path)
-    changed = len(still) != len(st.session_state.get("train_pending", []))
-    st.session_state["train_pending"] = still
-    for job in still:
-        st.info(f"⏳ Starting `{job['name']}`: loading the data and TensorFlow…")
-    if changed:
+def _preparing_panel(count: int) -> None:
+    """Jobs still loading their data; redraw the page when one starts or fails."""
+    preparing = jobs.preparing_jobs()
+    for job in preparing:
+        st.info(f"⏳ Starting `{job.run_id}`: loading the data and TensorFlow…")
+    if len(preparing) != count:
         st.rerun()
 
 
 # ---------------------------------------------------------------- jobs
 st.subheader("Jobs")
-for message in st.session_state.get("train_launch_errors", [])[-3:]:
-    st.error(f"🚫 {message}")
-if st.session_state.get("train_pending"):
-    _pending_panel()
+for run_id, message in jobs.failed_before_start(st.session_state.get("train_launched", []))[-3:]:
+    st.error(f"🚫 Job `{run_id}` did not start: {message}")
+preparing = jobs.preparing_jobs()
+if preparing:
+    _preparing_panel(len(preparing))
 all_runs = ui.store().list()
 running = [info for info in all_runs if info.get("status") == "running"]
 recent = [info for info in all_runs if info.get("status") != "running" and not info.get("bundled")][:8]
@@ -134,8 +123,11 @@ if not watchable:
 else:
     by_path = {info["path"]: info for info in watchable}
     options = list(by_path)
-    if st.session_state.get("train_watch") in options:
-        st.session_state["keep_train_watch"] = st.session_state.pop("train_watch")
+    wanted = st.session_state.get("train_watch")
+    match = [p for p in options if wanted and Path(p).resolve() == Path(wanted).resolve()]
+    if match:
+        st.session_state["keep_train_watch"] = match[0]
+        st.session_state.pop("train_watch")
     watched = st.selectbox("Watch", options, key=state.choose("keep_train_watch", options),
                            format_func=lambda p: ui.run_label(by_path[p]))
     run = ui.store().get(watched)
@@ -202,9 +194,10 @@ train = {
 }
 if st.button("🚀 Start training", type="primary", key="train_start"):
     with ui.user_errors():
-        job = jobs.launch(name or None, data, model, train)
-        st.session_state.setdefault("train_pending", []).append(job.to_dict())
-        st.toast(f"Started {job.name}; it keeps running if you close this tab.")
+        job = jobs.launch(name or f"{arch}-{Path(source).name}", data, model, train)
+        st.session_state.setdefault("train_launched", []).append(job.run_id)
+        st.session_state["train_watch"] = str(job.run_path)
+        st.toast(f"Started {job.run_id}; it keeps running if you close this tab.")
         time.sleep(0.2)
         st.rerun()
 

@@ -179,3 +179,45 @@ def test_compare_needs_two_runs(app_env: dict[str, str], tmp_path: Path, monkeyp
     at = page("compare").run()
     no_exception(at)
     assert any("at least two" in i.value for i in at.info)
+
+
+def _wait(condition, seconds: float = 180.0) -> None:  # noqa: ANN001
+    import time
+
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(1.0)
+
+
+def test_home_one_click_demo_starts_a_background_job(app_env: dict[str, str]) -> None:
+    from cnnlib.training.launcher import list_jobs
+
+    before = {job.run_id for job in list_jobs()}
+    at = page("home").run()
+    at.button(key="home_demo").click().run()
+    no_exception(at)
+    assert any("Training started" in s.value for s in at.success)
+    new = [job for job in list_jobs() if job.run_id not in before]
+    assert len(new) == 1 and "digits-demo" in new[0].run_id
+    new[0].stop()  # the train e2e covers a full run; stop this one to spare the CPU
+    _wait(lambda: not new[0].alive())
+
+
+def test_train_stop_button_keeps_the_best_model(trained_runs: list[Path]) -> None:
+    from cnnlib.training.launcher import launch_training
+
+    job = launch_training("to-stop", {"source": "digits"}, {"arch": "cifar_fast"}, {"epochs": 200, "tensorboard": False})
+    _wait(lambda: job.run() is not None and job.run().checkpoint_path.exists())
+    at = page("train")
+    at.session_state["train_watch"] = str(job.run_path)
+    at.run()
+    no_exception(at)
+    at.button(key=f"stop_{job.run_id}").click().run()
+    no_exception(at)
+    _wait(lambda: job.run().status != "running")
+    assert job.run().status in ("stopped", "completed")
+    assert job.run().has_model()
+    at.run()
+    no_exception(at)
+    assert not errors(at)

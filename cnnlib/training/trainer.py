@@ -336,7 +336,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     if config.reduce_lr_patience and config.schedule == "constant" and not time_based:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, patience=config.reduce_lr_patience,
                                                            factor=0.5, min_lr=config.lr / 1000))
-    if config.tensorboard:
+    if config.tensorboard and _tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard"), write_graph=False,
                                                      profile_batch=0, update_freq="epoch"))
 
@@ -376,6 +376,17 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
         shutil.rmtree(run.path / BACKUP_DIR, ignore_errors=True)
     return TrainResult(run_id=run.id, run_dir=str(run.path), status=status, test_accuracy=test_accuracy,
                        params=int(params), epochs=epochs_done, train_seconds=round(train_seconds, 2), error=error)
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("tensorboard") is None:
+        warnings.warn("TensorBoard is not installed, so no TensorBoard logs are written (pip install tensorboard)",
+                      stacklevel=3)
+        return False
+    return True
 
 
 def _finalize_model(model: Any, model_config: Any, run: Run, best: Any, keep_current: bool) -> Any:

@@ -7,6 +7,7 @@ that need a model import TensorFlow when they first run.
 import streamlit as st
 
 from app.state import keep_widget_state
+from app.warmup import start_background_imports
 
 st.set_page_config(page_title="cnnlib Studio", page_icon="🧠", layout="wide")
 keep_widget_state()
@@ -21,3 +22,4 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon="⚖️"),
 ]
 st.navigation(pages).run()
+start_background_imports()  # after the page is drawn, so Home never waits for TensorFlow

@@ -61,9 +61,15 @@ def overlaid_curves(histories: dict[str, Sequence[dict[str, float]]], metric: st
     return _layout(fig, height=320)
 
 
-def confusion(matrix: Any, classes: Sequence[str], normalized: bool = False, title: str = "Confusion matrix") -> go.Figure:
-    """A confusion-matrix heatmap, rows = true class, columns = predicted class, counts in cells."""
+def confusion(matrix: Any, classes: Sequence[str], normalized: bool = False, title: str = "Confusion matrix",
+              clickable: bool = False) -> go.Figure:
+    """A confusion-matrix heatmap, rows = true class, columns = predicted class, counts in cells.
+
+    With ``clickable``, an invisible square marker sits on every cell: Streamlit reports clicks
+    on scatter points (not on heatmap cells), so this is what makes a cell selectable.
+    """
     values = np.asarray(matrix, dtype=float)
+    counts = np.asarray(matrix)
     if normalized:
         sums = values.sum(axis=1, keepdims=True)
         values = np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
@@ -71,16 +77,24 @@ def confusion(matrix: Any, classes: Sequence[str], normalized: bool = False, tit
     else:
         text = [[f"{int(v)}" for v in row] for row in values]
     labels = [str(c) for c in classes]
+    hover = "true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"
     fig = go.Figure(
         go.Heatmap(
             z=values, x=labels, y=labels, text=text, texttemplate="%{text}" if len(labels) <= 15 else None,
-            colorscale="Blues", hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
-            showscale=False,
+            colorscale="Blues", hovertemplate=hover, hoverinfo="skip" if clickable else None, showscale=False,
         )
     )
+    side = max(260, min(620, 60 + 34 * len(labels)))
+    if clickable:
+        xs = [x for _ in labels for x in labels]
+        ys = [y for y in labels for _ in labels]
+        cell_px = max(6, int((side - 100) / max(len(labels), 1) * 0.9))
+        fig.add_scatter(
+            x=xs, y=ys, mode="markers", text=[str(int(v)) for v in counts.reshape(-1)], hovertemplate=hover,
+            marker=dict(symbol="square", size=cell_px, opacity=0.0), showlegend=False, name="cells",
+        )
     fig.update_yaxes(autorange="reversed", title="true", type="category")
     fig.update_xaxes(title="predicted", type="category")
-    side = max(260, min(620, 60 + 34 * len(labels)))
     return _layout(fig, height=side, title=title)
 
 

@@ -40,13 +40,15 @@ normalized = st.toggle("Normalize rows (recall per class)", key=state.default("k
 left, right = st.columns([3, 2])
 with left:
     event = st.plotly_chart(
-        plots.confusion(ev["confusion"], classes, normalized=normalized), key="eval_confusion",
+        plots.confusion(ev["confusion"], classes, normalized=normalized, clickable=True), key="eval_confusion",
         on_select="rerun", selection_mode="points",
     )
 points = (event.selection.points if event and hasattr(event, "selection") else None) or []
-if points:
-    st.session_state["keep_eval_true"] = str(points[0].get("y"))
-    st.session_state["keep_eval_pred"] = str(points[0].get("x"))
+picked = (str(points[0].get("y")), str(points[0].get("x"))) if points else None
+if picked and picked != st.session_state.get("eval_last_pick") and set(picked) <= set(classes):
+    # Apply a click once; afterwards the selectboxes are free to change the cell.
+    st.session_state["keep_eval_true"], st.session_state["keep_eval_pred"] = picked
+st.session_state["eval_last_pick"] = picked
 with right:
     st.caption("Click a cell, or pick it here, to see those test images.")
     true_name = st.selectbox("True class", classes, key=state.choose("keep_eval_true", classes))

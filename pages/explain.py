@@ -45,6 +45,7 @@ if image is None:
     st.stop()
 
 from cnnlib.explain import conv_layer_names, explain, feature_maps  # noqa: E402
+from cnnlib.explain.graph import resolve_layer  # noqa: E402
 from cnnlib.predict import predict_probabilities, top_k  # noqa: E402
 
 with ui.user_errors():
@@ -61,15 +62,18 @@ columns = st.columns(len(METHODS))
 for column, (method, title) in zip(columns, METHODS.items(), strict=False):
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)
-        column.image(explanation.overlay(alpha), caption=f"{title} · {classes[explanation.label]} ({explanation.confidence:.0%})",
+        column.image(explanation.overlay(alpha), caption=f"{title} · {target_name if target is not None else classes[explanation.label]}",
                      width="stretch")
 
+with ui.user_errors():
+    cam_layer = resolve_layer(model, None)  # the layer Grad-CAM reads: the last map larger than 1x1
+st.caption(f"Grad-CAM, Grad-CAM++ and Score-CAM read layer `{cam_layer}`; saliency differentiates the input pixels.")
 st.subheader("Feature maps")
 layers = conv_layer_names(model)
 if not layers:
     st.info("This model has no convolutional feature maps.")
     st.stop()
-layer = st.selectbox("Layer", layers, key=state.choose("keep_explain_layer", layers, layers[-1]))
+layer = st.selectbox("Layer", layers, key=state.choose("keep_explain_layer", layers, cam_layer))
 limit = st.slider("Channels to show", 8, 64, step=8, key=state.default("keep_explain_channels", 32))
 with ui.user_errors():
     maps = feature_maps(model, image, layer)

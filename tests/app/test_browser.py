@@ -132,6 +132,11 @@ def test_every_page_opens(browser_page) -> None:  # noqa: ANN001
             page.get_by_text("Parameters").first.wait_for()
         if title == "Evaluate":
             page.get_by_text("Macro F1").first.wait_for()
+            wait_idle(page)
+            # Clicking a confusion-matrix cell (true 3, predicted 3 of 10) shows that cell's images.
+            box = page.get_by_test_id("stPlotlyChart").first.locator(".nsewdrag").first.bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
+            page.get_by_text(re.compile(r"test image\(s\) of 3 predicted as 3")).first.wait_for()
         if title == "Explain":
             page.get_by_text("Feature maps").first.wait_for()
         if title == "Compare":
@@ -212,11 +217,14 @@ def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:
     assert classes[top1] == label
 
 
-def test_compare_two_runs(browser_page) -> None:  # noqa: ANN001
+def test_compare_two_runs(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
     page = browser_page
     goto(page, "Compare")
     page.get_by_text("McNemar").first.wait_for()
     page.get_by_text("Where the models disagree").first.wait_for()
+    wait_idle(page)
+    upload(page, tmp_path, "photo.png", png_bytes((96, 96)))
+    page.get_by_text(re.compile(r"digits-a\s.*%")).first.wait_for()
     wait_idle(page)
     no_exception(page)
     screenshot(page, "compare")

@@ -221,3 +221,30 @@ def test_train_stop_button_keeps_the_best_model(trained_runs: list[Path]) -> Non
     at.run()
     no_exception(at)
     assert not errors(at)
+
+
+def test_bundled_run_is_listed_read_only_and_exports_elsewhere(trained_runs: list[Path], app_env: dict[str, str]) -> None:
+    import shutil
+
+    bundled = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / "bundled-digits"
+    shutil.copytree(trained_runs[0], bundled, ignore=shutil.ignore_patterns("exports", "evaluation"))
+    try:
+        at = page("classify")
+        at.session_state["keep_run"] = str(bundled)
+        at.run()
+        no_exception(at)
+        assert "bundled" in at.selectbox(key="keep_run").format_func(str(bundled))
+        at.radio(key="keep_export_fmt").set_value("float32").run()
+        at.button(key="export_build").click().run()
+        no_exception(at)
+        assert not errors(at)
+        assert not (bundled / "exports").exists(), "a bundled run must never be written"
+        assert (Path(app_env["CNNLIB_RUNS"]) / ".exports" / "bundled-digits" / "tflite-float32.tflite").exists()
+        at = page("evaluate")
+        at.session_state["keep_run"] = str(bundled)
+        at.run()
+        no_exception(at)
+        assert not errors(at) and any(m.label == "Accuracy" for m in at.metric)
+        assert not (bundled / "evaluation").exists()
+    finally:
+        shutil.rmtree(bundled)

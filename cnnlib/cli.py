@@ -38,6 +38,33 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (absl, CUDA probing) kept off stderr.
+
+    Those lines are printed below Python, before TF_CPP_MIN_LOG_LEVEL is read,
+    so only redirecting file descriptor 2 around the import hides them. If the
+    import fails, what it printed is shown after all.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _one_line_warnings() -> None:
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
         text = " ".join(str(message).split())
@@ -226,7 +253,8 @@ def _cmd_train(args: argparse.Namespace) -> Any:
                                      "attention": args.attention, "weights": args.weights}
     if args.dropout is not None:
         model_options["dropout"] = args.dropout
-    sys.stderr.write(f"loading {args.data} ...\n")
+    if sys.stderr.isatty():
+        sys.stderr.write(f"loading {args.data} ...\n")
     result = train(data_config, model_options, train_config, runs_dir=args.runs, name=args.name, on_event=bar,
                    run_id=args.run_id)
     sys.stderr.write(f"run {result.run_id}: {result.status}, test accuracy {_fmt(result.test_accuracy)} "
@@ -285,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_tensorflow()
     _one_line_warnings()
     args = build_parser().parse_args(argv)
+    if args.command != "runs":
+        _import_tensorflow_quietly()
     try:
         # Libraries print progress to stdout (tf-keras-vis' Score-CAM, the TFLite
         # converter); the contract keeps stdout for the JSON result alone.

@@ -1,0 +1,93 @@
+"""``python -m bench <name> [options]`` runs one benchmark; ``python -m bench all`` runs them all.
+
+``accuracy`` is long (it trains for each budget) and only runs when named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench import common
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    # name: (module:function, one-line description)
+    "pipeline": (
+        "bench.throughput:run_pipeline",
+        "JPEG-folder pipeline img/s / cached-batch img/s per arch (goal >= 0.95)",
+    ),
+    "efficiency": (
+        "bench.throughput:run_efficiency",
+        "training FLOP/s / 166 GFLOP/s fp32 peak, float32 and mixed_bfloat16",
+    ),
+    "loading": ("bench.loading:run_loading", "seconds to scan + decode the 60k CIFAR-10 folder (goal <= 6 s)"),
+    "latency": ("bench.latency:run_latency", "classify/explain latency on the app's path, median of 200"),
+    "app": ("bench.appstart:run_app", "streamlit run -> interactive home page; upload -> prediction (Chromium)"),
+    "export": ("bench.export:run_export", "TFLite formats: convert time, size, accuracy, agreement, latency"),
+    "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
+    "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
+}
+IN_ALL = ("loading", "pipeline", "efficiency", "onednn", "latency", "export", "app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("name", choices=[*BENCHMARKS, "all", "list"])
+    parser.add_argument(
+        "--archs",
+        help="comma-separated architectures (default: all registered; accuracy: cifar_fast,simple_cnn,dwsep_cnn)",
+    )
+    parser.add_argument("--budgets", default="5,15,60", help="accuracy: minutes, comma-separated")
+    parser.add_argument("--extra", help="accuracy: extra flags for every train command (quoted string)")
+    parser.add_argument("--repeats", type=int, default=None, help="alternating rounds / repeats")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per throughput measurement")
+    parser.add_argument("--batch-size", type=int, default=None, help="onednn: batch (default: the arch's)")
+    parser.add_argument("--max-per-class", type=int, default=None, help="pipeline: subsample the training split")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="efficiency: policies to compare")
+    parser.add_argument("--run", help="latency/export/app: the trained run to measure")
+    parser.add_argument("--runs", help="run store (default $CNNLIB_RUNS or ./runs)")
+    parser.add_argument("--runs-count", type=int, default=200, help="latency: timed calls per path")
+    parser.add_argument("--scorecam-runs", type=int, default=20, help="latency: timed Score-CAM calls")
+    parser.add_argument("--max-test", type=int, default=None, help="export: verify on at most this many test images")
+    parser.add_argument("--no-write", action="store_true", help="print JSON lines only; leave BENCHMARKS.md alone")
+    return parser
+
+
+def _resolve(target: str) -> Callable[[Any], Any]:
+    import importlib
+
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+DEFAULT_REPEATS = {"loading": 3, "pipeline": 5, "efficiency": 3, "onednn": 3, "app": 3}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    common.quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    if args.name == "list":
+        for name, (_, description) in BENCHMARKS.items():
+            sys.stdout.write(json.dumps({"name": name, "description": description, "in_all": name in IN_ALL}) + "\n")
+        return 0
+    if args.no_write:
+        common.Section.write = lambda self, *a, **k: None  # type: ignore[method-assign]
+    args.precisions = tuple(args.precisions.split(","))
+    if args.name == "accuracy" and not args.archs:
+        args.archs = "cifar_fast,simple_cnn,dwsep_cnn"
+    names = IN_ALL if args.name == "all" else (args.name,)
+    requested_repeats = args.repeats
+    for name in names:
+        args.repeats = requested_repeats or DEFAULT_REPEATS.get(name, 3)
+        common.log(f"running {name} (load {common.load_average()})")
+        _resolve(BENCHMARKS[name][0])(args)
+    return 0
+
+
+if __name__ == "__main__":
+    os.chdir(common.REPO)
+    sys.exit(main())

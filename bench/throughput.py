@@ -1,0 +1,234 @@
+"""Training throughput: a real input pipeline vs one cached in-memory batch; compute efficiency.
+
+Both benchmarks train the registered architectures with the same compile as
+``cnnlib.training`` (Adam, categorical cross-entropy on one-hot labels, accuracy
+metric) through ``model.fit``, so per-step overheads are the trainer's.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+from bench import common
+from bench.recipes import recipe_augment
+
+PIPELINE_GOAL = 0.95
+
+
+def _compiled_model(arch: str, precision: str, input_shape: tuple[int, int, int], num_classes: int) -> Any:
+    import keras
+
+    from cnnlib.models import ModelConfig, build_model
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "mixed_bfloat16" else "float32")
+    try:
+        model = build_model(ModelConfig(arch=arch, num_classes=num_classes, input_shape=input_shape))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def _one_hot(num_classes: int) -> Any:
+    import tensorflow as tf
+
+    return lambda images, labels: (images, tf.one_hot(labels, num_classes))
+
+
+def _pipeline_dataset(split: Any, batch: int, augment: tuple[str, ...], num_classes: int) -> Any:
+    """Exactly the trainer's training pipeline."""
+    import tensorflow as tf
+
+    from cnnlib.data import make_tf_dataset
+
+    ds = make_tf_dataset(split, batch, training=True, seed=0, augment=augment)
+    return ds.map(_one_hot(num_classes), num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _cached_dataset(split: Any, batch: int, num_classes: int) -> Any:
+    import numpy as np
+    import tensorflow as tf
+
+    images = split.images[:batch].astype(np.float32)
+    labels = tf.one_hot(split.labels[:batch], num_classes)
+    return tf.data.Dataset.from_tensors((images, labels)).repeat()
+
+
+def _images_per_second(model: Any, iterator_factory: Any, steps: int, batch: int) -> float:
+    dataset = iterator_factory()
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def _archs(requested: str | None) -> list[str]:
+    from cnnlib.models import ARCHITECTURES
+
+    return requested.split(",") if requested else list(ARCHITECTURES)
+
+
+def _default_batch(arch: str) -> int:
+    from cnnlib.models import ARCHITECTURES
+
+    return int(ARCHITECTURES[arch].default_batch_size)
+
+
+def load_cifar(max_per_class: int | None) -> Any:
+    from cnnlib.data import DataConfig, load_dataset
+
+    return load_dataset(DataConfig(source=str(common.CIFAR10_DIR), max_per_class=max_per_class))
+
+
+def run_pipeline(args: Any) -> common.Section:
+    """Images/s from the JPEG-folder pipeline over images/s from one cached batch, per arch."""
+    section = common.Section(
+        "pipeline",
+        "Input pipeline ratio (JPEG folder pipeline / cached batch)",
+        goal=f"ratio >= {PIPELINE_GOAL} for every architecture at its default batch size",
+    )
+    dataset = load_cifar(args.max_per_class)
+    num_classes = len(dataset.class_names)
+    section.note(
+        f"data: {common.CIFAR10_DIR} train split ({len(dataset.train)} images, decoded once by "
+        "load_dataset as the trainer does), augmentation = the arch's bench recipe; "
+        f"{args.steps} steps per measurement, {args.repeats} alternating rounds"
+    )
+    rows = []
+    for arch in _archs(args.archs):
+        batch = _default_batch(arch)
+        augment = recipe_augment(arch)
+        model = _compiled_model(arch, "float32", (32, 32, 3), num_classes)
+        cached = partial(_cached_dataset, dataset.train, batch, num_classes)
+        real = partial(_pipeline_dataset, dataset.train, batch, augment, num_classes)
+        _images_per_second(model, cached, 3, batch)  # trace + warm up both paths
+        _images_per_second(model, real, 3, batch)
+        common.log(f"pipeline {arch} batch {batch}")
+        result = common.alternate(
+            {
+                "pipeline": partial(_images_per_second, model, real, args.steps, batch),
+                "cached": partial(_images_per_second, model, cached, args.steps, batch),
+            },
+            args.repeats,
+        )
+        ratio = common.ratio_summary(result["pipeline"], result["cached"])
+        record = section.add(
+            {
+                "arch": arch,
+                "batch_size": batch,
+                "augment": list(augment),
+                "pipeline_img_s": common.summarize(result["pipeline"], 1),
+                "cached_img_s": common.summarize(result["cached"], 1),
+                "ratio": ratio,
+                "goal_met": ratio["median"] >= PIPELINE_GOAL,
+                "load": common.load_average(),
+            }
+        )
+        rows.append(
+            [
+                arch,
+                batch,
+                ",".join(augment),
+                record["pipeline_img_s"]["median"],
+                record["cached_img_s"]["median"],
+                f"{ratio['median']:.3f} ({ratio['min']:.3f}..{ratio['max']:.3f})",
+                "yes" if record["goal_met"] else "NO",
+                record["load"][0],
+            ]
+        )
+    section.write(
+        common.markdown_table(
+            [
+                "arch",
+                "batch",
+                "augment",
+                "pipeline img/s",
+                "cached img/s",
+                "ratio median (min..max)",
+                ">= 0.95",
+                "load 1m",
+            ],
+            rows,
+        )
+    )
+    return section
+
+
+def run_efficiency(args: Any) -> common.Section:
+    """Achieved training FLOP/s over the fp32 peak, float32 and mixed_bfloat16, per arch."""
+    import numpy as np
+
+    from cnnlib.data import Split
+    from cnnlib.models import count_flops
+
+    section = common.Section(
+        "efficiency",
+        "Compute efficiency (training FLOP/s / 166 GFLOP/s fp32 peak)",
+        goal="report; choose architectures by it",
+    )
+    section.note(
+        "training FLOPs per image = forward FLOPs (count_flops) x 3; img/s from one cached batch at "
+        f"the default batch size; float32 and mixed_bfloat16 alternate, {args.repeats} rounds of "
+        f"{args.steps} steps"
+    )
+    rng = np.random.default_rng(0)
+    rows = []
+    for arch in _archs(args.archs):
+        batch = _default_batch(arch)
+        split = Split(
+            images=rng.integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8),
+            labels=rng.integers(0, 10, batch).astype(np.int64),
+            ids=[],
+        )
+        models = {precision: _compiled_model(arch, precision, (32, 32, 3), 10) for precision in args.precisions}
+        flops = count_flops(models[args.precisions[0]])
+        cached = partial(_cached_dataset, split, batch, 10)
+        for model in models.values():
+            _images_per_second(model, cached, 2, batch)
+        common.log(f"efficiency {arch} batch {batch}")
+        result = common.alternate(
+            {
+                precision: partial(_images_per_second, model, cached, args.steps, batch)
+                for precision, model in models.items()
+            },
+            args.repeats,
+        )
+        load = common.load_average()
+        for precision, values in result.items():
+            speed = common.summarize(values, 1)
+            efficiency = flops * 3 * speed["median"] / common.FP32_PEAK_FLOPS
+            record = section.add(
+                {
+                    "arch": arch,
+                    "precision": precision,
+                    "batch_size": batch,
+                    "forward_flops": flops,
+                    "img_s": speed,
+                    "efficiency": round(efficiency, 4),
+                    "load": load,
+                }
+            )
+            rows.append(
+                [
+                    arch,
+                    precision,
+                    batch,
+                    f"{flops / 1e6:.1f}",
+                    speed["median"],
+                    f"{speed['min']}..{speed['max']}",
+                    f"{100 * record['efficiency']:.1f}%",
+                    load[0],
+                ]
+            )
+    section.write(
+        common.markdown_table(
+            ["arch", "precision", "batch", "MFLOPs fwd", "img/s median", "img/s min..max", "of fp32 peak", "load 1m"],
+            rows,
+        )
+    )
+    return section

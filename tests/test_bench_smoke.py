@@ -1,0 +1,38 @@
+"""The benchmark suite's plumbing (no benchmark is run here: benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import common
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_lists_every_benchmark() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "list"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    names = {json.loads(line)["name"] for line in out.splitlines()}
+    assert names == {"pipeline", "efficiency", "loading", "latency", "app", "export", "onednn", "accuracy"}
+
+
+def test_alternate_interleaves_and_ratios_pair_rounds() -> None:
+    calls: list[str] = []
+    values = {"a": iter([2.0, 4.0, 6.0]), "b": iter([1.0, 2.0, 2.0])}
+    result = common.alternate({name: (lambda n=name: calls.append(n) or next(values[n])) for name in "ab"}, 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert common.ratio_summary(result["a"], result["b"]) == {"median": 2.0, "min": 2.0, "max": 3.0, "n": 3}
+
+
+def test_section_appends_command_machine_and_json(tmp_path: Path) -> None:
+    section = common.Section("demo", "Demo benchmark", goal="none")
+    section.add({"value": 1.5})
+    target = tmp_path / "BENCHMARKS.md"
+    section.write(common.markdown_table(["value"], [[1.5]]), command="python -m bench demo", path=target)
+    text = target.read_text()
+    assert "## Demo benchmark" in text and "`python -m bench demo`" in text
+    assert "load average" in text and "cores" in text and '{"bench": "demo", "value": 1.5}' in text

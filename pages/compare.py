@@ -131,7 +131,7 @@ if upload is not None:
                 words, emoji = confidence_band(best[0]["confidence"])
                 st.markdown(f"**{name}**  \n{emoji} **{best[0]['label']}** {best[0]['confidence']:.1%} ({words})")
                 cam = explain(model, decoded.model_input, "gradcam")
-                st.image(overlay_heatmap(decoded.display, cam.heatmap, 0.45), width="stretch")
+                st.image(overlay_heatmap(decoded.display, cam.heatmap, 0.45), caption="Grad-CAM", width=260)
                 st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in best[1:]))
             except CnnlibError as exc:
                 st.error(f"🚫 {exc}")

@@ -16,9 +16,13 @@ PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))  # `app` and `cnnlib` import from the checkout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment shared by AppTest (this process) and the browser tests' server."""
+    """Environment shared by AppTest (this process) and the browser tests' server.
+
+    Module-scoped so the variables are restored before the core's tests run in the same
+    session (they must not see this store or the empty bundled-runs folder).
+    """
     base = tmp_path_factory.mktemp("app")
     env = {
         "CNNLIB_RUNS": str(base / "runs"),
@@ -48,7 +52,7 @@ def _train(name: str, arch: str, epochs: int, seed: int) -> Path:
     return Path(result.run_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def trained_runs(app_env: dict[str, str]) -> list[Path]:
     """Two completed digits runs (different seeds) in the test run store."""
     return [_train("digits-a", "cifar_fast", 3, 0), _train("digits-b", "cifar_fast", 2, 1)]

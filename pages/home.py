@@ -43,13 +43,15 @@ with right:
         ui.page_link("pages/train.py", "Watch it train live →", "📈")
 
     st.subheader("Datasets")
-    rows = [{"dataset": "digits", "kind": "bundled (scikit-learn), 8×8 grayscale, 10 classes", "available": "✅"}]
+    rows = [{"dataset": "digits", "kind": "bundled, 8×8 gray", "available": "✅"}]
     keras_home = Path.home() / ".keras" / "datasets"
     for name, marker in (("mnist", "mnist.npz"), ("fashion_mnist", "fashion-mnist"), ("cifar10", "cifar-10-batches-py")):
-        cached = (keras_home / marker).exists()
-        rows.append({"dataset": name, "kind": "Keras download", "available": "✅ cached" if cached else "needs internet"})
+        path = keras_home / marker
+        # A failed download leaves an empty folder behind: only real files count as cached.
+        cached = path.is_file() or (path.is_dir() and any(p.stat().st_size > 0 for p in path.iterdir() if p.is_file()))
+        rows.append({"dataset": name, "kind": "Keras", "available": "✅ cached" if cached else "needs internet"})
     for folder in dataset_folders():
-        rows.append({"dataset": folder.name, "kind": f"folder {folder}", "available": "✅"})
+        rows.append({"dataset": folder.name, "kind": "folder", "available": "✅", "path": str(folder)})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 with left:

@@ -128,6 +128,8 @@ def test_every_page_opens(browser_page) -> None:  # noqa: ANN001
     page = browser_page
     for title in ("Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compare"):
         goto(page, title)
+        if title == "Home":
+            page.get_by_role("button", name=re.compile("Train a demo model")).wait_for()
         if title == "Train":
             page.get_by_text("Parameters").first.wait_for()
         if title == "Evaluate":
@@ -153,6 +155,22 @@ def test_every_page_opens(browser_page) -> None:  # noqa: ANN001
     screenshot(page, "data")
     errors = [text for text in page.console_errors if not KNOWN_NOISE.search(text)]
     assert not errors, errors
+
+
+def test_widget_state_survives_navigation(browser_page) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Evaluate")
+    toggle = page.get_by_test_id("stCheckbox").filter(has_text="Normalize rows").get_by_role("switch")
+    toggle.check(force=True)
+    wait_idle(page)
+    assert toggle.is_checked()
+    goto(page, "Home")
+    goto(page, "Evaluate")
+    page.get_by_text("Macro F1").first.wait_for()
+    toggle = page.get_by_test_id("stCheckbox").filter(has_text="Normalize rows").get_by_role("switch")
+    assert toggle.is_checked()
+    toggle.uncheck(force=True)
+    wait_idle(page)
 
 
 def test_train_digits_live(browser_page) -> None:  # noqa: ANN001

@@ -19,12 +19,9 @@ RUN pip install -r requirements.txt \
          pip install "tensorflow[$TF_VARIANT]==$(pip show tensorflow | sed -n 's/^Version: //p')"; \
        fi
 
-COPY cnnlib ./cnnlib
-COPY app ./app
-COPY pages ./pages
-COPY streamlit_app.py ./
-COPY .streamlit ./.streamlit
-COPY assets ./assets
+# The app, the core and the bundled demo run in assets/ (when present); .dockerignore keeps
+# runs, data, tests and caches out.
+COPY . .
 
 RUN useradd --create-home studio && mkdir -p /app/runs /app/.cache /app/data && chown -R studio /app/runs /app/.cache /app/data
 USER studio

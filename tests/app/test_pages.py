@@ -89,6 +89,18 @@ def test_data_bad_zip_uploads(app_env: dict[str, str], entries: dict[str, bytes]
     assert errors(at)
 
 
+def test_data_good_zip_upload(app_env: dict[str, str]) -> None:
+    entries = {f"shapes/{label}/{i}.png": png_bytes((12, 12), color) for label, color in
+               (("red", (220, 20, 20)), ("blue", (20, 20, 220))) for i in range(10)}
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Upload a .zip").run()
+    at.file_uploader(key="data_zip").set_value(("shapes.zip", zip_bytes(entries), "application/zip")).run()
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    assert not errors(at)
+    assert [m.value for m in at.metric][0] == "2"
+
+
 def test_data_corrupt_zip_upload(app_env: dict[str, str]) -> None:
     at = page("data").run()
     at.radio(key="keep_data_kind").set_value("Upload a .zip").run()

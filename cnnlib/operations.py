@@ -62,9 +62,21 @@ def load_run_dataset(run: Run, source: str | None = None) -> Any:
     return dataset
 
 
+def run_tta_flip(run: Run) -> bool:
+    """Whether the run predicts with test-time flip augmentation (its ``TrainConfig.tta_flip``)."""
+    try:
+        return bool(run.config().get("train", {}).get("tta_flip", False))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def evaluate_loaded(run: Run, model: Any, dataset: Any, split: str = "test", source: str | None = None,
-                    top_k: int = 3) -> dict[str, Any]:
-    """Evaluate an already loaded model on ``split`` and save the report in the run."""
+                    top_k: int = 3, tta_flip: bool | None = None) -> dict[str, Any]:
+    """Evaluate an already loaded model on ``split`` and save the report in the run.
+
+    ``tta_flip=None`` follows the run's own setting (``run_tta_flip``), so the final test
+    evaluation, ``evaluate`` and ``predict`` agree.
+    """
     from cnnlib.evaluation import evaluate_probabilities
     from cnnlib.predict import predict_probabilities
 
@@ -73,12 +85,14 @@ def evaluate_loaded(run: Run, model: Any, dataset: Any, split: str = "test", sou
     part = dataset.split(split)
     if len(part.labels) == 0:
         raise DataError(f"the {split} split of {dataset.config.source!r} is empty")
+    if tta_flip is None:
+        tta_flip = run_tta_flip(run)
     started = time.perf_counter()
-    probs = predict_probabilities(model, part.images)
+    probs = predict_probabilities(model, part.images, tta_flip=tta_flip)
     seconds = time.perf_counter() - started
     report = evaluate_probabilities(probs, part.labels, list(dataset.class_names), top_k=min(top_k, len(dataset.class_names)))
     report.update(split=split, source=source or dataset.config.source, examples=int(len(part.labels)),
-                  predict_seconds=round(seconds, 4))
+                  predict_seconds=round(seconds, 4), tta_flip=bool(tta_flip))
     key = _evaluation_key(split, source, run)
     if not run.read_only:
         import io
@@ -179,7 +193,7 @@ def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int
     names = run.class_names()
     arrays = [load_image(path, size, channels) for path in images]  # every file checked before the model loads
     model = run.load_model()
-    probs = predict_probabilities(model, np.stack(arrays))
+    probs = predict_probabilities(model, np.stack(arrays), tta_flip=run_tta_flip(run))
     return [{"image": str(path), "top": top_classes(row, names, min(top_k, len(names)))}
             for path, row in zip(images, probs, strict=False)]
 

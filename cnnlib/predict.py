@@ -83,13 +83,15 @@ def _compiled_forward(model: Any) -> Any:
         return forward
 
 
-def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False) -> np.ndarray:
     """Return class probabilities for a batch of images.
 
     Args:
         model: A Keras classifier taking raw 0-255 pixels and ending in softmax.
         images: ``(N, H, W, C)`` uint8 (or float 0-255) images, or one ``(H, W, C)`` image.
         batch_size: Images per compiled call; bounds memory on large sets.
+        tta_flip: Test-time augmentation: average the probabilities of each image and its
+            horizontal mirror (a model trained with ``flip`` sees both; costs 2x compute).
 
     Returns:
         ``(N, num_classes)`` float32 probabilities.
@@ -105,7 +107,12 @@ def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256)
         num_classes = int(model.output_shape[-1])
         return np.zeros((0, num_classes), dtype=np.float32)
     parts = [forward(batch[start : start + batch_size]).numpy() for start in range(0, len(batch), batch_size)]
-    return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
+    probs = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
+    if tta_flip:
+        mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+        flipped = [forward(mirrored[start : start + batch_size]).numpy() for start in range(0, len(batch), batch_size)]
+        probs = (probs + np.concatenate(flipped, axis=0).astype(np.float32, copy=False)) * 0.5
+    return probs
 
 
 def top_k(probs: np.ndarray, class_names: list[str], k: int = 3) -> list[dict[str, Any]]:

@@ -55,6 +55,8 @@ class TrainConfig:
         grad_accum: apply one update per this many micro-batches.
         time_budget_minutes: plan epochs and schedule to finish in this wall-clock time.
         tensorboard: write TensorBoard logs.
+        tta_flip: test-time flip augmentation: the final test evaluation, ``evaluate`` and
+            predictions average each image with its mirror (use with the ``flip`` augmentation).
     """
 
     epochs: int = 10
@@ -76,6 +78,7 @@ class TrainConfig:
     grad_accum: int = 1
     time_budget_minutes: float | None = None
     tensorboard: bool = True
+    tta_flip: bool = False
 
     def __post_init__(self) -> None:
         _check_range("epochs", self.epochs, 1, 100_000, integer=True)
@@ -98,6 +101,9 @@ class TrainConfig:
         ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of: {', '.join(allowed)}. Received: {name}={value!r}")
+        for name in ("xla", "tensorboard", "tta_flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false. Received: {name}={getattr(self, name)!r}")
         augment = tuple(self.augment)
         unknown = [name for name in augment if name not in AUGMENTATIONS]
         if unknown:

@@ -66,9 +66,10 @@ def _evaluation(run_path: str, model_mtime: float) -> dict[str, Any]:
         saved = saved_predictions(run, "test")
     if saved is None or len(saved.get("probabilities", ())) != len(test.labels):
         # A read-only (bundled) run cannot store its predictions: recompute them here.
+        from cnnlib.operations import run_tta_flip
         from cnnlib.predict import predict_probabilities
 
-        probs = predict_probabilities(load_model(run), test.images)
+        probs = predict_probabilities(load_model(run), test.images, tta_flip=run_tta_flip(run))
     else:
         probs = saved["probabilities"].astype("float32")
     return {"evaluation": report, "probs": probs, "labels": test.labels, "dataset": dataset}

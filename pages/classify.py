@@ -48,11 +48,12 @@ if not uploads:
 else:
     from cnnlib.explain import explain
     from cnnlib.explain.overlay import overlay_heatmap
+    from cnnlib.operations import run_tta_flip
     from cnnlib.predict import predict_probabilities, top_k
 
     with ui.user_errors():
         model = load_model(run)
-        probs = predict_probabilities(model, np.stack([u.model_input for u in uploads]))
+        probs = predict_probabilities(model, np.stack([u.model_input for u in uploads]), tta_flip=run_tta_flip(run))
     k = min(5, len(classes))
     show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
     rows = []

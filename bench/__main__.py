@@ -44,10 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--budgets", default="5,15,60", help="accuracy: minutes, comma-separated")
     parser.add_argument("--extra", help="accuracy: extra flags for every train command (quoted string)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds / repeats")
-    parser.add_argument("--steps", type=int, default=10, help="training steps per throughput measurement")
+    parser.add_argument("--steps", type=int, default=20, help="training steps per throughput measurement")
     parser.add_argument("--batch-size", type=int, default=None, help="onednn: batch (default: the arch's)")
     parser.add_argument("--max-per-class", type=int, default=None, help="pipeline: subsample the training split")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="efficiency: policies to compare")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="efficiency/onednn: policies")
+    parser.add_argument("--bf16-archs", default="simple_cnn,cifar_fast", help="efficiency: archs also run in bfloat16")
     parser.add_argument("--run", help="latency/export/app: the trained run to measure")
     parser.add_argument("--runs", help="run store (default $CNNLIB_RUNS or ./runs)")
     parser.add_argument("--runs-count", type=int, default=200, help="latency: timed calls per path")
@@ -74,15 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, (_, description) in BENCHMARKS.items():
             sys.stdout.write(json.dumps({"name": name, "description": description, "in_all": name in IN_ALL}) + "\n")
         return 0
+    common.keep_stdout_for_json()
     if args.no_write:
         common.Section.write = lambda self, *a, **k: None  # type: ignore[method-assign]
     args.precisions = tuple(args.precisions.split(","))
+    DEFAULT_PRECISIONS = tuple(build_parser().get_default("precisions").split(","))  # noqa: N806
     if args.name == "accuracy" and not args.archs:
         args.archs = "cifar_fast,simple_cnn,dwsep_cnn"
     names = IN_ALL if args.name == "all" else (args.name,)
-    requested_repeats = args.repeats
+    requested_repeats, requested_archs, requested_precisions = args.repeats, args.archs, args.precisions
     for name in names:
         args.repeats = requested_repeats or DEFAULT_REPEATS.get(name, 3)
+        args.archs, args.precisions = requested_archs, requested_precisions
+        if name == "onednn":  # a fresh process per measurement: keep the default set small
+            args.archs = requested_archs or "cifar_fast,dwsep_cnn"
+            args.precisions = ("float32",) if requested_precisions == DEFAULT_PRECISIONS else requested_precisions
         common.log(f"running {name} (load {common.load_average()})")
         _resolve(BENCHMARKS[name][0])(args)
     return 0

@@ -68,10 +68,25 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+_json_out: Any = None
+
+
+def keep_stdout_for_json() -> None:
+    """Send everything else printed to fd 1 (Keras progress bars, the TFLite converter's C++
+    logging) to stderr, so stdout carries the JSON lines alone."""
+    global _json_out
+    if _json_out is not None:
+        return
+    sys.stdout.flush()
+    _json_out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+
 def emit(record: dict[str, Any]) -> dict[str, Any]:
     """Print one JSON line (the benchmark's machine-readable output)."""
-    sys.stdout.write(json.dumps(record, default=_json_default) + "\n")
-    sys.stdout.flush()
+    out = _json_out or sys.stdout
+    out.write(json.dumps(record, default=_json_default) + "\n")
+    out.flush()
     return record
 
 

@@ -98,8 +98,18 @@ def wait_idle(page) -> None:  # noqa: ANN001
 
 
 def goto(page, title: str) -> None:  # noqa: ANN001
-    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first.click()
-    page.wait_for_url(re.compile(".*" if title == "Home" else f".*/{title.lower()}"))
+    """Navigate with the sidebar (client-side, so session state is kept)."""
+    link = page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first
+    pattern = re.compile(r"^[^?#]*/(\?.*)?$" if title == "Home" else f".*/{title.lower()}")
+    for attempt in range(3):
+        # A click can be swallowed while a fragment re-renders the page (Train polls): retry.
+        link.click()
+        try:
+            page.wait_for_url(pattern, wait_until="commit", timeout=20_000)
+            break
+        except playwright.TimeoutError:
+            if attempt == 2:
+                raise
     page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
     wait_idle(page)
 

@@ -118,6 +118,7 @@ upload = st.file_uploader("An image", type=["jpg", "jpeg", "png", "webp", "bmp",
 if upload is not None:
     from cnnlib.explain import explain
     from cnnlib.explain.overlay import overlay_heatmap
+    from cnnlib.operations import run_tta_flip
     from cnnlib.predict import predict_probabilities, top_k
 
     for column, name, run in zip(st.columns(len(runs)), names, runs, strict=False):
@@ -126,7 +127,7 @@ if upload is not None:
                 size, channels = input_spec(run)
                 decoded = decode_upload(upload.getvalue(), upload.name, size, channels)
                 model = load_model(run)
-                probs = predict_probabilities(model, decoded.model_input)[0]
+                probs = predict_probabilities(model, decoded.model_input, tta_flip=run_tta_flip(run))[0]
                 best = top_k(probs, run.class_names(), k=3)
                 words, emoji = confidence_band(best[0]["confidence"])
                 st.markdown(f"**{name}**  \n{emoji} **{best[0]['label']}** {best[0]['confidence']:.1%} ({words})")

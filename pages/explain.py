@@ -46,10 +46,11 @@ if image is None:
 
 from cnnlib.explain import conv_layer_names, explain, feature_maps  # noqa: E402
 from cnnlib.explain.graph import resolve_layer  # noqa: E402
+from cnnlib.operations import run_tta_flip  # noqa: E402
 from cnnlib.predict import predict_probabilities, top_k  # noqa: E402
 
 with ui.user_errors():
-    probs = predict_probabilities(model, image)[0]
+    probs = predict_probabilities(model, image, tta_flip=run_tta_flip(run))[0]
 best = top_k(probs, classes, k=min(3, len(classes)))
 c1, c2, c3 = st.columns([1, 2, 2])
 c1.image(ui.display_image(image, 160), caption="model input" + (f" · true: {true_label}" if true_label else ""), width=160)

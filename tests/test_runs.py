@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -15,22 +14,29 @@ from cnnlib.errors import RunError
 from cnnlib.io import atomic_write_json, atomic_write_text
 from cnnlib.runs import RunStore
 
-
-def _create_runs(root: str, count: int) -> list[str]:
-    store = RunStore(root, include_bundled=False)
-    ids = []
-    for index in range(count):
-        run = store.new_run_dir("same-name", "arch")
-        run.update_info(status="completed", created=f"2026-01-01T00:00:{index:02d}")
-        ids.append(run.id)
-    return ids
+_CREATE_RUNS = """
+import sys
+from cnnlib.runs import RunStore
+store = RunStore(sys.argv[1], include_bundled=False)
+for index in range(int(sys.argv[2])):
+    run = store.new_run_dir("same-name", "arch")
+    run.update_info(status="completed", created=f"2026-01-01T00:00:{index:02d}")
+    print(run.id)
+"""
 
 
 def test_concurrent_processes_get_distinct_runs(tmp_path: Path) -> None:
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        results = pool.starmap(_create_runs, [(str(tmp_path), 15), (str(tmp_path), 15)])
-    ids = [run_id for batch in results for run_id in batch]
-    assert len(set(ids)) == 30
+    # Plain subprocesses, not multiprocessing: spawn re-imports the parent's
+    # __main__, which under AppTest is a page script.
+    root = Path(__file__).resolve().parents[1]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _CREATE_RUNS, str(tmp_path), "15"], stdout=subprocess.PIPE,
+                         text=True, cwd=root)
+        for _ in range(2)
+    ]
+    ids = [line for worker in workers for line in worker.communicate(timeout=300)[0].split()]
+    assert all(worker.returncode == 0 for worker in workers)
+    assert len(ids) == 30 and len(set(ids)) == 30
     listed = RunStore(tmp_path, include_bundled=False).list()
     assert len(listed) == 30 and all(item["status"] == "completed" for item in listed)
 

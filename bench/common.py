@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO / "docs" / "BENCHMARKS.md"
 CIFAR10_DIR = REPO.parent / "shared" / "datasets" / "cifar10"
 FP32_PEAK_FLOPS = 166e9
-"""fp32 peak of this machine's 2 Zen 4 cores (AVX-512: 2 FMA x 16 lanes x 2 flops x ~2.6 GHz x 2)."""
+"""fp32 peak of 2 Zen 4 cores: 2 FMA pipes x 8 fp32 lanes (256-bit; Zen 4 runs AVX-512 as two halves)
+x 2 flops x ~2.6 GHz x 2 cores. The VM exposes only AVX2, which reaches the same peak."""
 
 
 def cpu_model() -> str:

@@ -144,7 +144,7 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of: {', '.join(EXPORT_FORMATS)}. Received: format={fmt!r}")
     run = open_run(run_ref, runs_dir)
-    model = run.load_model()
+    model = deployable_model(run, run.load_model())
     if fmt == "savedmodel":
         target = Path(out) if out else run.exports_dir / "savedmodel"
         exporter.export_savedmodel(model, target)
@@ -165,6 +165,23 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
     if not run.read_only:
         atomic_write_json(run.exports_dir / f"{fmt}.json", report)
     return report
+
+
+def deployable_model(run: Run, model: Any) -> Any:
+    """The model as the app and ``predict`` use it, for export.
+
+    A run trained with test-time flip predicts the average of each image and its
+    mirror; its exports carry that averaging inside, so a phone running the
+    ``.tflite`` gives exactly the answers the app gave.
+    """
+    if not run_tta_flip(run):
+        return model
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    mirrored = keras.layers.Lambda(lambda batch: keras.ops.flip(batch, axis=2), name="mirror")(inputs)
+    averaged = keras.layers.Average(name="tta_average")([model(inputs), model(mirrored)])
+    return keras.Model(inputs, averaged, name=f"{model.name}_tta_flip")
 
 
 def write_labels(run: Run, path: str | os.PathLike[str]) -> Path:

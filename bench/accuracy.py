@@ -44,17 +44,25 @@ def train_command(arch: str, minutes: float, data: str, runs_dir: str, extra: tu
 
 
 def _speed(run_dir: Path) -> dict[str, Any]:
-    """Images/s over the epochs (training steps only, from progress.jsonl) and epochs done."""
-    train_size, seconds, epochs = None, 0.0, 0
+    """Images/s over the epochs (from progress.jsonl) and epochs done.
+
+    Earlier epochs are full; the last one is usually cut by the deadline, so its images are
+    counted from the last batch event seen (events are throttled: a slight undercount).
+    """
+    train_size, batch_size, seconds, epochs, last_batch = None, None, 0.0, 0, {}
     for line in (run_dir / "progress.jsonl").read_text().splitlines():
         event = json.loads(line)
         if event.get("event") == "start":
-            train_size = event.get("train_size")
+            train_size, batch_size = event.get("train_size"), event.get("batch_size")
+        elif event.get("event") == "batch":
+            last_batch[event.get("epoch")] = int(event.get("batch") or 0)
         elif event.get("event") == "epoch":
             epochs += 1
             seconds += float(event.get("epoch_seconds") or 0.0)
-    img_s = train_size * epochs / seconds if train_size and seconds else None
-    return {"epochs": epochs, "img_s_incl_val": None if img_s is None else round(img_s, 1)}
+    if not (train_size and batch_size and seconds and epochs):
+        return {"epochs": epochs, "img_s_incl_val": None}
+    images = train_size * (epochs - 1) + min(train_size, last_batch.get(epochs, 0) * batch_size)
+    return {"epochs": epochs, "images_trained": images, "img_s_incl_val": round(images / seconds, 1)}
 
 
 def run_accuracy(args: Any) -> common.Section:

@@ -49,18 +49,22 @@ def decode_upload(data: bytes, name: str, size: tuple[int, int], channels: int) 
         cnnlib.errors.DataError: empty, corrupt, truncated, not an image, or too many pixels.
     """
     from cnnlib.errors import DataError
-    from cnnlib.images import open_image, to_array
+    from cnnlib.images import load_image, open_image_near, probe_image
 
     if not data:
         raise DataError(f"{name!r} is empty; expected an image file (jpg, png, webp, bmp, gif). Received: 0 bytes")
     stream = io.BytesIO(data)
     stream.name = name  # the core names the file in its error messages
-    image = open_image(stream)
-    original_size = image.size
-    model_input = to_array(image, size, channels)
-    display = image.copy()
+    # The model input comes from the one decoding path the training data went
+    # through, so the page, `cnnlib predict` and the exports see the same pixels.
+    model_input = load_image(stream, size, channels)
+    stream.seek(0)
+    header = probe_image(stream)
+    stream.seek(0)
+    display = open_image_near(stream, (DISPLAY_SIDE, DISPLAY_SIDE))
     display.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
-    return Upload(name=name, display=np.asarray(display), model_input=model_input, original_size=original_size)
+    return Upload(name=name, display=np.asarray(display), model_input=model_input,
+                  original_size=(header.width, header.height))
 
 
 def confidence_band(confidence: float) -> tuple[str, str]:

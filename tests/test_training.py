@@ -147,6 +147,11 @@ def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
     assert max(lrs) > 0.001  # it reached the peak region
     assert lrs[-1] < 0.003 / 10  # and ended at the low end of the cycle when time ran out
     assert result.test_accuracy > 0.8
+    events = [json.loads(line) for line in (Path(result.run_dir) / "progress.jsonl").read_text().splitlines()]
+    epoch_events = [event for event in events if event["event"] == "epoch"]
+    # Under a budget the UI sees the epochs that fit and a countdown, not "epoch 3/100000".
+    assert all(event["epochs"] < 1000 and event["eta_seconds"] <= 0.4 * 60 for event in epoch_events)
+    assert epoch_events[-1]["epochs"] == len(epoch_events)
 
 
 def test_gradient_accumulation_updates_once_per_n_micro_batches() -> None:

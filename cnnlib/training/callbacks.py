@@ -66,12 +66,16 @@ class LiveProgress(keras.callbacks.Callback):
         predict: ``predict(model, images) -> probabilities``.
         batch_interval: minimum seconds between batch events (keeps the file small).
         on_event: optional in-process listener (the CLI's progress bar).
+        deadline: wall-clock end of a time budget; the ETA counts down to it and
+            ``epochs`` becomes the number of epochs that fit at the measured speed.
     """
 
     def __init__(self, writer: ProgressWriter, epochs: int, steps_per_epoch: int, val_images: np.ndarray,
                  val_labels: np.ndarray, num_classes: int, predict: Callable[[Any, np.ndarray], np.ndarray],
-                 batch_interval: float = 0.5, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 batch_interval: float = 0.5, on_event: Callable[[dict[str, Any]], None] | None = None,
+                 deadline: float | None = None) -> None:
         super().__init__()
+        self.deadline = deadline
         self.writer = writer
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
@@ -103,12 +107,27 @@ class LiveProgress(keras.callbacks.Callback):
             self._resumed_at = epoch
 
     def _eta(self, batch_done: int) -> float | None:
-        elapsed = time.time() - self._start
+        now = time.time()
+        if self.deadline is not None:
+            return max(0.0, self.deadline - now)
+        elapsed = now - self._start
         done = (self._epoch - getattr(self, "_resumed_at", 0)) * self.steps_per_epoch + batch_done
         remaining = (self.epochs - self._epoch) * self.steps_per_epoch - batch_done
         if done <= 0:
             return None
         return elapsed / done * max(0, remaining)
+
+    def _planned_epochs(self, batch_done: int) -> int:
+        """The epoch count: the configured one, or under a time budget the epochs that fit."""
+        if self.deadline is None:
+            return self.epochs
+        now = time.time()
+        done = (self._epoch - getattr(self, "_resumed_at", 0)) * self.steps_per_epoch + batch_done
+        if done <= 0 or now <= self._start:
+            return self.epochs
+        steps_left = max(0.0, self.deadline - now) * done / (now - self._start)
+        total_steps = self._epoch * self.steps_per_epoch + batch_done + steps_left
+        return int(min(self.epochs, max(self._epoch + 1, math.ceil(total_steps / self.steps_per_epoch))))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.time()
@@ -119,7 +138,7 @@ class LiveProgress(keras.callbacks.Callback):
         self._emit(
             "batch",
             epoch=self._epoch + 1,
-            epochs=self.epochs,
+            epochs=self._planned_epochs(batch + 1),
             batch=batch + 1,
             steps=self.steps_per_epoch,
             loss=logs.get("loss"),
@@ -146,7 +165,7 @@ class LiveProgress(keras.callbacks.Callback):
         self._emit(
             "epoch",
             epoch=epoch + 1,
-            epochs=self.epochs,
+            epochs=self._planned_epochs(self.steps_per_epoch),
             loss=logs.get("loss"),
             accuracy=logs.get("accuracy"),
             val_loss=logs["val_loss"],

@@ -304,10 +304,15 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     train_ds = make_tf_dataset(train_split, global_batch, training=True, seed=config.seed, augment=config.augment)
     train_ds = train_ds.map(_one_hot(num_classes), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
+    train_seconds_available = None
+    if time_based:
+        train_seconds_available = budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS
+        train_seconds_available = max(1.0, train_seconds_available - resumed_seconds)
     writer = cb.ProgressWriter(run.progress_path)
     live = cb.LiveProgress(writer, epochs=epochs, steps_per_epoch=steps_per_epoch, val_images=val_split.images,
                            val_labels=val_split.labels, num_classes=num_classes,
-                           predict=predict_probabilities, on_event=on_event)
+                           predict=predict_probabilities, on_event=on_event,
+                           deadline=start + train_seconds_available if time_based else None)
     history = cb.HistoryWriter(run.history_path)
     best = cb.BestCheckpoint(run.checkpoint_path, monitor=config.monitor)
     stop = cb.StopFile(run.path / "STOP")
@@ -320,16 +325,12 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
         cb.EpochRecorder(lambda done: run.update_info(
             epochs_done=done, train_seconds=round(resumed_seconds + time.time() - start, 2))),
     ]
-    deadline = None
     if time_based:
-        train_seconds_available = budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS
-        train_seconds_available = max(1.0, train_seconds_available - resumed_seconds)
         schedule_start = start - resumed_seconds
         callbacks.insert(0, TimeBudgetLR(config.schedule, config.lr, schedule_start,
                                          train_seconds_available + resumed_seconds,
                                          warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
-        deadline = cb.Deadline(start + train_seconds_available)
-        callbacks.insert(1, deadline)
+        callbacks.insert(1, cb.Deadline(start + train_seconds_available))
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.early_stopping,
                                                        restore_best_weights=False))

@@ -7,6 +7,7 @@ page to docs/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -277,3 +278,34 @@ def test_bad_uploads_leave_the_page_usable(browser_page, tmp_path: Path) -> None
     wait_idle(page)
     no_exception(page)
     screenshot(page, "classify-errors")
+
+
+def test_training_survives_closing_its_tab(browser_page, server: str, app_env: dict[str, str]) -> None:  # noqa: ANN001
+    """A job started in a tab that is then closed keeps training and shows up finished elsewhere."""
+    from cnnlib.runs import RunStore
+
+    store = RunStore(app_env["CNNLIB_RUNS"], include_bundled=False)
+    before = {info["id"] for info in store.list()}
+    tab = browser_page.context.new_page()
+    tab.set_default_timeout(LONG)
+    tab.goto(f"{server}/train")
+    wait_idle(tab)
+    tab.get_by_role("button", name=re.compile("Start training")).click()
+    tab.get_by_text(re.compile(r"cifar_fast-digits — running")).first.wait_for()
+    tab.close()
+
+    deadline = time.time() + 300  # a ceiling for a slow machine, not a speed assertion
+    new_runs: list[dict] = []
+    while time.time() < deadline:
+        new_runs = [info for info in store.list() if info["id"] not in before]
+        if new_runs and new_runs[0]["status"] not in ("running",):
+            break
+        time.sleep(1)
+    assert new_runs and new_runs[0]["status"] == "completed", new_runs
+    events = [json.loads(line) for line in (Path(new_runs[0]["path"]) / "progress.jsonl").read_text().splitlines()]
+    assert sum(event["event"] == "epoch" for event in events) == 8  # it kept reporting with no tab open
+    assert events[-1]["event"] == "end" and events[-1]["status"] == "completed"
+    page = browser_page
+    goto(page, "Home")  # the run table is a canvas grid, so the store above is what is checked
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    no_exception(page)

@@ -61,7 +61,8 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
     if not pid:
         return False
     try:
@@ -78,6 +79,13 @@ def _pid_alive(pid: int | None) -> bool:
             return handle.read().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def new_run_id(name: str | None, arch: str) -> str:
+    """A fresh run id: time stamp, a label from ``name`` (or ``arch``), and 4 random hex digits."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    label = re.sub(r"[^A-Za-z0-9_\-]+", "-", name or arch).strip("-")[:40] or "run"
+    return f"{stamp}-{label}-{secrets.token_hex(2)}"
 
 
 @dataclass
@@ -103,7 +111,7 @@ class Run:
         if not isinstance(info, dict):
             raise RunError(f"run {self.id!r} is damaged: {RUN_FILE} is not a JSON object")
         info.setdefault("id", self.id)
-        if info.get("status") == "running" and not _pid_alive(info.get("pid")):
+        if info.get("status") == "running" and not pid_alive(info.get("pid")):
             info["status"] = "interrupted"
         info["path"] = str(self.path)
         info["bundled"] = self.read_only
@@ -190,8 +198,6 @@ class Run:
         """Load the run's model with plain ``keras.saving.load_model``."""
         path = self.best_model_path()
         import keras
-
-        import cnnlib.models  # noqa: F401  (registers cnnlib layers for deserialization)
 
         try:
             return keras.saving.load_model(path, compile=False)
@@ -338,11 +344,8 @@ class RunStore:
             except FileExistsError:
                 raise RunError(f"run {run_id!r} already exists; choose another id") from None
             return Run(self.root / run_id)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        label = re.sub(r"[^A-Za-z0-9_\-]+", "-", name or arch).strip("-")[:40] or "run"
         while True:
-            run_id = f"{stamp}-{label}-{secrets.token_hex(2)}"
-            path = self.root / run_id
+            path = self.root / new_run_id(name, arch)
             try:
                 path.mkdir()
             except FileExistsError:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
-import secrets
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -24,7 +22,7 @@ from typing import Any
 
 from cnnlib.errors import ConfigError, RunError
 from cnnlib.io import atomic_write_json, read_json
-from cnnlib.runs import RUN_FILE, Run, _pid_alive, default_runs_dir
+from cnnlib.runs import RUN_FILE, Run, default_runs_dir, new_run_id, pid_alive
 
 JOBS_DIR = ".jobs"
 
@@ -64,7 +62,7 @@ class Job:
         return Run(self.run_path) if (self.run_path / RUN_FILE).exists() else None
 
     def alive(self) -> bool:
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def status(self) -> str:
         """``preparing`` until the run exists, then the run's status; ``failed`` if it died first."""
@@ -130,13 +128,6 @@ def _validate(data: dict[str, Any], model: dict[str, Any], train: dict[str, Any]
         raise ConfigError("choose a data source (digits, a folder or a zip)")
     TrainConfig.from_dict({**train, "augment": tuple(train.get("augment") or ())})
     validate_model_options({key: value for key, value in model.items() if value is not None})
-
-
-def new_run_id(name: str | None, arch: str) -> str:
-    """A fresh run id in the store's format."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    label = re.sub(r"[^A-Za-z0-9_\-]+", "-", name or arch).strip("-")[:40] or "run"
-    return f"{stamp}-{label}-{secrets.token_hex(2)}"
 
 
 def launch_training(name: str | None, data: dict[str, Any], model: dict[str, Any], train: dict[str, Any],

@@ -227,10 +227,6 @@ def _duration(seconds: Any) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> Any:
-    # oneDNN's CPU kernels trained cifar_fast ~1.3x faster here than TensorFlow's default
-    # kernels (docs/BENCHMARKS.md, "oneDNN"); read once when TensorFlow is imported, so set
-    # it before that. An explicit TF_ENABLE_ONEDNN_OPTS in the environment wins.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     from cnnlib.training import TrainConfig, resume, train
 
     bar = _ProgressBar()
@@ -327,6 +323,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_tensorflow()
     _one_line_warnings()
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        # oneDNN's CPU kernels trained cifar_fast 1.3-1.5x faster here than TensorFlow's
+        # default kernels (docs/BENCHMARKS.md, "oneDNN"). TensorFlow reads the variable once,
+        # at import, so it must be set before the import below. An explicit value wins.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     if args.command != "runs":
         _import_tensorflow_quietly()
     try:

@@ -74,6 +74,7 @@ def test_train_subprocess_contract(tmp_path: Path) -> None:
         [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "cifar_fast", "--epochs", "3",
          "--runs", str(tmp_path), "--name", "cli", "--no-tensorboard"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
+        env={key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -81,6 +82,10 @@ def test_train_subprocess_contract(tmp_path: Path) -> None:
     assert summary["epochs"] == 3 and summary["test_accuracy"] > 0.5
     assert "epoch 3/3" in result.stderr  # human progress on stderr
     assert "Traceback" not in result.stderr
+    # TensorFlow reads this once at import: the CLI must set it before importing TF
+    # (it once set it after, and every CLI run trained on the slower default kernels).
+    environment = json.loads((Path(summary["run_dir"]) / "environment.json").read_text())
+    assert environment["onednn"] is True
 
 
 def test_evaluate_contract(capsys: pytest.CaptureFixture[str], store: tuple[Path, str]) -> None:

@@ -97,6 +97,19 @@ def _default_batch_size(arch: str) -> int:
     return int(ARCHITECTURES[arch].default_batch_size)
 
 
+def _onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its oneDNN kernels (1.3-1.5x faster training on CPU here).
+
+    TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import, so the variable's current
+    value can lie; this asks TensorFlow itself. The CLI turns it on before the import.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a private module: if it moves, record "unknown" (null) rather than fail
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _make_optimizer(config: TrainConfig, learning_rate: Any) -> Any:
     import keras
 
@@ -270,6 +283,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     atomic_write_json(run.path / ENV_FILE, {
         "versions": library_versions(), "device": device.describe(), "precision": precision,
         "replicas": int(strategy.num_replicas_in_sync), "xla": config.xla,
+        "onednn": _onednn_enabled(),
     })
 
     num_classes = len(dataset.class_names)

@@ -219,11 +219,5 @@ def _cell(value: Any) -> str:
 
 
 def quiet_tensorflow() -> None:
-    """Quiet TensorFlow's start-up, and give in-process benchmarks the trainer's kernels.
-
-    ``python -m cnnlib train`` turns oneDNN on (1.3-1.5x here); measuring with TensorFlow's
-    default kernels would describe a path no user trains on. An explicit value wins.
-    """
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")

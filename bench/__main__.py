@@ -72,7 +72,7 @@ def _resolve(target: str) -> Callable[[Any], Any]:
     return getattr(importlib.import_module(module), function)
 
 
-DEFAULT_REPEATS = {"loading": 3, "pipeline": 5, "efficiency": 3, "onednn": 3, "app": 3}
+DEFAULT_REPEATS = {"loading": 3, "pipeline": 5, "efficiency": 3, "onednn": 3, "app": 4}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

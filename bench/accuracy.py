@@ -157,8 +157,7 @@ def run_accuracy(args: Any) -> common.Section:
         ),
         command="python -m bench "
         + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
-        + "\n- Each run: `"
-        + "`, `".join(commands)
-        + "`",
+        + "`\n- Each run: `"  # Section.write wraps the whole string in one more pair of backticks
+        + "`, `".join(commands),
     )
     return section

@@ -85,7 +85,14 @@ def _wait_ready(process: subprocess.Popen, log_path: Path, timeout: float = 60.0
     raise RuntimeError("streamlit did not start in time")
 
 
+WARM_WAIT_S = 15.0
+"""How long a "warm" repeat leaves the app open on Home before going to Classify: about the time
+a user takes to find the page and pick a photo, and enough for the background warm-up
+(TensorFlow import, default model load and compile; ``app/warmup.py``) to finish here."""
+
+
 def _one_start(browser: Any, env: dict[str, str], upload: Path | None, tmp: Path, index: int) -> dict[str, Any]:
+    """One fresh server. Even repeats upload at once (cold); odd ones wait ``WARM_WAIT_S`` first."""
     port = _free_port()
     log_path = tmp / f"server{index}.log"
     started = time.perf_counter()
@@ -102,6 +109,9 @@ def _one_start(browser: Any, env: dict[str, str], upload: Path | None, tmp: Path
             "home_interactive_s": round(home - started, 3),
             "exceptions": page.get_by_test_id("stException").count(),
         }
+        warm = index % 2 == 1
+        if upload is not None and warm:
+            time.sleep(WARM_WAIT_S)
         if upload is not None:
             page.get_by_test_id("stSidebarNavLink").filter(has_text="Classify").click()
             page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached", timeout=60_000)
@@ -109,7 +119,8 @@ def _one_start(browser: Any, env: dict[str, str], upload: Path | None, tmp: Path
             before = time.perf_counter()
             page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
             page.get_by_text("Prediction:").first.wait_for(timeout=120_000)
-            record["upload_to_prediction_s"] = round(time.perf_counter() - before, 3)
+            key = "upload_after_15s_on_home_to_prediction_s" if warm else "upload_to_prediction_s"
+            record[key] = round(time.perf_counter() - before, 3)
             page.wait_for_selector(IDLE, timeout=120_000)
             record["upload_to_idle_s"] = round(time.perf_counter() - before, 3)
             before = time.perf_counter()
@@ -160,7 +171,8 @@ def run_app(args: Any) -> common.Section:
             section.note("no trained run found, so upload -> prediction was not measured (pass --run)")
         section.note(
             "start = from Popen(`streamlit run`) until the home heading is visible and the app is idle; "
-            "a fresh server per repeat (cold app import every time)"
+            "a fresh server per repeat (cold app import every time); even repeats go to Classify and upload "
+            f"at once, odd repeats first stay {WARM_WAIT_S:g} s on Home (the background warm-up's time)"
         )
         rows = []
         with sync_playwright() as playwright:
@@ -175,13 +187,18 @@ def run_app(args: Any) -> common.Section:
             finally:
                 browser.close()
     summary: dict[str, Any] = {}
-    for key in ("server_ready_s", "home_interactive_s", "upload_to_prediction_s", "second_upload_to_prediction_s"):
+    for key in ("server_ready_s", "home_interactive_s", "upload_to_prediction_s",
+                "upload_after_15s_on_home_to_prediction_s", "second_upload_to_prediction_s"):
         values = [row[key] for row in rows if key in row]
         if values:
             summary[key] = common.summarize(values, 3)
     goal_home = summary["home_interactive_s"]["median"] <= GOAL_START_S
     goal_upload = summary.get("upload_to_prediction_s", {}).get("median", float("inf")) <= GOAL_UPLOAD_S
-    section.add({"summary": summary, "goal_home_met": goal_home, "goal_upload_met": goal_upload if upload else None})
+    goal_upload_warm = (
+        summary.get("upload_after_15s_on_home_to_prediction_s", {}).get("median", float("inf")) <= GOAL_UPLOAD_S
+    )
+    section.add({"summary": summary, "goal_home_met": goal_home, "goal_upload_met": goal_upload if upload else None,
+                 "goal_upload_after_warmup_met": goal_upload_warm if upload else None})
     table_rows = [
         [key, value["median"], f"{value['min']}..{value['max']}", value["n"]] for key, value in summary.items()
     ]

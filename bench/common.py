@@ -183,8 +183,8 @@ class Section:
             f"- Machine: {cpu_model()}, {os.cpu_count()} cores, flags {', '.join(cpu_flags()) or '?'}; "
             f"load average (1/5/15 min) before {self.load_before}, after {load_after}",
             "- Versions: " + ", ".join(f"{key} {value}" for key, value in library_versions().items()),
-            f"- TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')} in this process "
-            "(TensorFlow reads it once, at import)",
+            f"- TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')} in the benchmark process "
+            "(TensorFlow reads it once, at import; `python -m cnnlib train` turns it on in its own process)",
             f"- Duration: {time.time() - self.start_time:.0f} s",
         ]
         if self.goal:

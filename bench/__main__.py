@@ -24,6 +24,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.throughput:run_efficiency",
         "training FLOP/s / 166 GFLOP/s fp32 peak, float32 and mixed_bfloat16",
     ),
+    "shapes": (
+        "bench.throughput:run_shapes",
+        "training img/s per input size and batch size (progressive resizing, batch choice)",
+    ),
     "loading": ("bench.loading:run_loading", "seconds to scan + decode the 60k CIFAR-10 folder (goal <= 6 s)"),
     "latency": ("bench.latency:run_latency", "classify/explain latency on the app's path, median of 200"),
     "app": ("bench.appstart:run_app", "streamlit run -> interactive home page; upload -> prediction (Chromium)"),
@@ -31,8 +35,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
 }
-IN_ALL = ("loading", "pipeline", "efficiency", "onednn", "latency", "export", "app")
-TRAINING_BENCHMARKS = ("pipeline", "efficiency")
+IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "app")
+TRAINING_BENCHMARKS = ("pipeline", "efficiency", "shapes")
 """Measured with oneDNN on, as ``python -m cnnlib train`` trains (1.3-1.5x faster here).
 
 The others keep TensorFlow's default kernels, as the app serves: for one-image inference
@@ -49,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated architectures (default: all registered; accuracy: cifar_fast,simple_cnn,dwsep_cnn)",
     )
     parser.add_argument("--budgets", default="5,15,60", help="accuracy: minutes, comma-separated")
+    parser.add_argument("--sizes", default="32,24,16", help="shapes: input sizes in px, comma-separated")
+    parser.add_argument("--batches", default="128,256,512", help="shapes: batch sizes, comma-separated")
     parser.add_argument("--extra", help="accuracy: extra flags for every train command (quoted string)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating rounds / repeats")
     parser.add_argument("--steps", type=int, default=20, help="training steps per throughput measurement")

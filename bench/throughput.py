@@ -258,3 +258,69 @@ def run_efficiency(args: Any) -> common.Section:
         )
     )
     return section
+
+
+def run_shapes(args: Any) -> common.Section:
+    """Training img/s per input size and batch size: the throughput side of progressive resizing."""
+    import numpy as np
+
+    from cnnlib.data import Split
+
+    sizes = [int(value) for value in args.sizes.split(",")]
+    batches = [int(value) for value in args.batches.split(",")]
+    section = common.Section(
+        "shapes",
+        "Training img/s per input size and batch size (cached batch)",
+        goal="report: what progressive resizing and a larger batch could buy in throughput",
+    )
+    section.note(
+        f"one cached random batch per configuration, {args.steps} steps per measurement, configurations "
+        f"alternate over {args.repeats} rounds; ratio = img/s over the 32 px / default-batch configuration"
+    )
+    rng = np.random.default_rng(0)
+    rows = []
+    for arch in (args.archs or "cifar_fast").split(","):
+        default_batch = _default_batch(arch)
+        sides: dict[str, Any] = {}
+        for size in sizes:
+            for batch in batches:
+                images = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+                split = Split(images, rng.integers(0, 10, batch))
+                model = _compiled_model(arch, "float32", (size, size, 3), 10)
+                cached = partial(_cached_dataset, split, batch, 10)
+                _images_per_second(model, cached, 3, batch)  # trace + warm up
+                sides[f"{size}px/b{batch}"] = partial(_images_per_second, model, cached, args.steps, batch)
+        common.log(f"shapes {arch}: {', '.join(sides)}")
+        result = common.alternate(sides, args.repeats)
+        reference = f"{32 if 32 in sizes else sizes[0]}px/b{default_batch if default_batch in batches else batches[0]}"
+        for name, values in result.items():
+            size_text, batch_text = name.split("/")
+            ratio = common.ratio_summary(values, result[reference])
+            record = section.add(
+                {
+                    "arch": arch,
+                    "input_px": int(size_text.removesuffix("px")),
+                    "batch_size": int(batch_text.removeprefix("b")),
+                    "img_s": common.summarize(values, 1),
+                    "ratio_vs": reference,
+                    "ratio": ratio,
+                    "load": common.load_average(),
+                }
+            )
+            rows.append(
+                [
+                    arch,
+                    record["input_px"],
+                    record["batch_size"],
+                    record["img_s"]["median"],
+                    f"{record['img_s']['min']}..{record['img_s']['max']}",
+                    f"{ratio['median']:.2f} ({ratio['min']:.2f}..{ratio['max']:.2f})",
+                    record["load"][0],
+                ]
+            )
+    section.write(
+        common.markdown_table(
+            ["arch", "input px", "batch", "img/s median", "img/s min..max", f"ratio vs {reference}", "load 1m"], rows
+        )
+    )
+    return section

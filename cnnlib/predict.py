@@ -18,8 +18,9 @@ import numpy as np
 
 from cnnlib.errors import DataError
 
-# One compiled forward pass per live model; values never hold the model itself.
+# One compiled forward pass per live model and flip mode; values never hold the model itself.
 _FORWARD_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_FLIP_AVERAGE_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
@@ -61,25 +62,40 @@ def as_image_batch(model: Any, images: np.ndarray) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _compiled_forward(model: Any) -> Any:
+def _compiled_forward(model: Any, flip_average: bool = False) -> Any:
+    """The model's compiled forward pass; with ``flip_average``, of each image and its mirror.
+
+    The flip-average variant mirrors inside the graph and runs image and mirror as one
+    batch: one call instead of two, which matters for the app's one-photo requests.
+    """
+    cache = _FLIP_AVERAGE_CACHE if flip_average else _FORWARD_CACHE
     with _CACHE_LOCK:
-        forward = _FORWARD_CACHE.get(model)
+        forward = cache.get(model)
         if forward is not None:
             return forward
         import tensorflow as tf
 
         model_ref = weakref.ref(model)
         height, width, channels = model_input_shape(model)
+        signature = [tf.TensorSpec((None, height, width, channels), tf.float32)]
 
         # A fixed signature with a free batch axis: one trace serves every batch size.
-        @tf.function(
-            input_signature=[tf.TensorSpec((None, height, width, channels), tf.float32)],
-            reduce_retracing=True,
-        )
-        def forward(batch):  # type: ignore[no-untyped-def]
-            return tf.cast(model_ref()(batch, training=False), tf.float32)
+        if flip_average:
 
-        _FORWARD_CACHE[model] = forward
+            @tf.function(input_signature=signature, reduce_retracing=True)
+            def forward(batch):  # type: ignore[no-untyped-def]
+                count = tf.shape(batch)[0]
+                both = tf.concat([batch, tf.reverse(batch, axis=[2])], axis=0)
+                probs = tf.cast(model_ref()(both, training=False), tf.float32)
+                return (probs[:count] + probs[count:]) * 0.5
+
+        else:
+
+            @tf.function(input_signature=signature, reduce_retracing=True)
+            def forward(batch):  # type: ignore[no-untyped-def]
+                return tf.cast(model_ref()(batch, training=False), tf.float32)
+
+        cache[model] = forward
         return forward
 
 
@@ -102,17 +118,13 @@ def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256,
     batch = as_image_batch(model, images)
     if batch_size < 1:
         raise DataError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
-    forward = _compiled_forward(model)
     if len(batch) == 0:
         num_classes = int(model.output_shape[-1])
         return np.zeros((0, num_classes), dtype=np.float32)
-    parts = [forward(batch[start : start + batch_size]).numpy() for start in range(0, len(batch), batch_size)]
-    probs = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
-    if tta_flip:
-        mirrored = np.ascontiguousarray(batch[:, :, ::-1])
-        flipped = [forward(mirrored[start : start + batch_size]).numpy() for start in range(0, len(batch), batch_size)]
-        probs = (probs + np.concatenate(flipped, axis=0).astype(np.float32, copy=False)) * 0.5
-    return probs
+    forward = _compiled_forward(model, flip_average=tta_flip)
+    step = max(1, batch_size // 2) if tta_flip else batch_size  # a flip call runs 2x the images
+    parts = [forward(batch[start : start + step]).numpy() for start in range(0, len(batch), step)]
+    return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
 
 
 def top_k(probs: np.ndarray, class_names: list[str], k: int = 3) -> list[dict[str, Any]]:

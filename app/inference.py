@@ -49,24 +49,18 @@ def decode_upload(data: bytes, name: str, size: tuple[int, int], channels: int) 
         cnnlib.errors.DataError: empty, corrupt, truncated, not an image, or too many pixels.
     """
     from cnnlib.errors import DataError
-    from cnnlib.images import load_image, open_image_near, probe_image
+    from cnnlib.images import load_image_with_preview
 
     if not data:
         raise DataError(f"{name!r} is empty; expected an image file (jpg, png, webp, bmp, gif). Received: 0 bytes")
     stream = io.BytesIO(data)
     stream.name = name  # the core names the file in its error messages
-    # The model input comes from the one decoding path the training data went
-    # through, so the page, `cnnlib predict` and the exports see the same pixels.
-    model_input = load_image(stream, size, channels)
-    stream.seek(0)
-    header = probe_image(stream)
-    stream.seek(0)
-    # open_image_near decodes a big JPEG at >= 2x the size asked; the preview only needs
-    # DISPLAY_SIDE, so ask for half: a 12 MP photo decodes at 1/4 scale instead of 1/2.
-    display = open_image_near(stream, (DISPLAY_SIDE // 2, DISPLAY_SIDE // 2))
-    display.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
-    return Upload(name=name, display=np.asarray(display), model_input=model_input,
-                  original_size=(header.width, header.height))
+    # The model input comes from the one decoding path the training data went through
+    # (exactly load_image's pixels), so the page, `cnnlib predict` and the exports see the
+    # same pixels; the preview is cut from the same decode when it is big enough.
+    decoded = load_image_with_preview(stream, size, channels, DISPLAY_SIDE)
+    return Upload(name=name, display=np.asarray(decoded.preview), model_input=decoded.pixels,
+                  original_size=(decoded.info.width, decoded.info.height))
 
 
 def confidence_band(confidence: float) -> tuple[str, str]:

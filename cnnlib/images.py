@@ -143,20 +143,58 @@ def to_array(image: Image.Image, size: tuple[int, int], channels: int) -> np.nda
     return array[:, :, None] if channels == 1 else array
 
 
-def open_image_near(source: ImageSource, size: tuple[int, int]) -> Image.Image:
-    """Like ``open_image``, but a large JPEG may come out DCT-downscaled to >= 2x ``size``.
+@dataclass(frozen=True)
+class ImageWithPreview:
+    """An image decoded once for two uses: the model's input and a picture to show.
 
-    For previews of big photos: a 12-megapixel JPEG decodes in a few
-    milliseconds instead of hundreds. Model inputs must come from
-    ``load_image``, never from this preview.
+    Attributes:
+        pixels: exactly what ``load_image(source, size, channels)`` returns.
+        preview: "RGB" or "L" image, at most ``preview_side`` on its long side.
+        info: the file's header (full size after EXIF orientation, mode, format).
+    """
+
+    pixels: np.ndarray
+    preview: Image.Image
+    info: ImageInfo
+
+
+def load_image_with_preview(source: ImageSource, size: tuple[int, int], channels: int,
+                            preview_side: int) -> ImageWithPreview:
+    """``load_image`` plus a display copy, without decoding a big photo twice.
+
+    An uploaded 12-megapixel JPEG dominates the time to an answer: decoding it
+    (even in draft mode) costs more than the prediction. ``load_image`` already
+    draft-decodes it to at least twice the model's size, which for a phone
+    photo and a small model is still larger than a preview needs; the preview
+    is then cut from that same decode. Only when that draft is too small to
+    show (a tiny model input from a mid-sized photo) is the file decoded
+    again, at a scale that suits the preview.
 
     Args:
         source: a path, the file's bytes, or a binary file object.
-        size: ``(height, width)`` the preview will be shown at, at most.
+        size: ``(height, width)`` of the model input.
+        channels: 1 or 3.
+        preview_side: longest side of the preview, in pixels.
+
+    Raises:
+        DataError: unreadable image (names the file).
     """
     _check_size(size)
+    _check_channels(channels)
+    _check_size((preview_side, preview_side))
     data, name = _read_source(source)
-    return _decode(data, name, target=size)
+    pixels = _decode_plain_jpeg(data, size, channels)
+    decoded = None
+    if pixels is None:
+        decoded = _decode(data, name, target=size)  # raises the DataError that names the file
+        pixels = to_array(decoded, size, channels)
+    info = probe_image(data)  # the header of a file that decoded: cannot fail
+    full_size = (info.width, info.height)
+    if decoded is None or (decoded.size != full_size and max(decoded.size) < preview_side):
+        # Draft mode keeps >= 2x the size asked, so ask for half the preview.
+        decoded = _decode(data, name, target=(max(1, preview_side // 2),) * 2)
+    decoded.thumbnail((preview_side, preview_side))
+    return ImageWithPreview(pixels, decoded, info)
 
 
 def load_image(source: ImageSource, size: tuple[int, int], channels: int) -> np.ndarray:

@@ -184,6 +184,36 @@ def test_large_jpeg_uses_draft_and_is_deterministic() -> None:
     assert np.array_equal(first, expected)
 
 
+def test_preview_comes_with_exactly_the_load_image_pixels(tmp_path: Path) -> None:
+    # One decode for both uses on a big photo; the model input must not change by a bit.
+    photo = _photo(3200, 2400)
+    for size, channels in (((32, 32), 3), ((64, 48), 1), ((24, 24), 3)):
+        both = images.load_image_with_preview(photo, size, channels, preview_side=384)
+        np.testing.assert_array_equal(both.pixels, images.load_image(photo, size, channels))
+        assert max(both.preview.size) == 384 and both.preview.mode == "RGB"
+        assert (both.info.width, both.info.height) == (3200, 2400)
+    # A tiny model input from a mid-sized photo drafts to 125x100 px, too small to show:
+    # the preview is decoded again at a scale that fills it.
+    mid = _photo(1000, 800)
+    both = images.load_image_with_preview(mid, (8, 8), 3, preview_side=384)
+    np.testing.assert_array_equal(both.pixels, images.load_image(mid, (8, 8), 3))
+    assert both.preview.size == (384, 307)
+    # A small image (fast-path JPEG or PNG) is shown whole, rotated as its EXIF says.
+    oriented = _oriented_jpeg(6)
+    both = images.load_image_with_preview(oriented, (40, 20), 1, preview_side=384)
+    np.testing.assert_array_equal(both.pixels, images.load_image(oriented, (40, 20), 1))
+    assert both.preview.size == (20, 40)
+    cifar = encode(Image.new("RGB", (32, 32), (1, 2, 3)), "JPEG", quality=95)
+    both = images.load_image_with_preview(cifar, (32, 32), 3, preview_side=384)
+    np.testing.assert_array_equal(both.pixels, images.load_image(cifar, (32, 32), 3))
+    assert both.preview.size == (32, 32)
+    # Broken files still fail with the file's name.
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(photo[: len(photo) // 3])
+    with pytest.raises(DataError, match="cut.jpg"):
+        images.load_image_with_preview(cut, (32, 32), 3, preview_side=384)
+
+
 def test_plain_jpeg_fast_path_matches_image_open(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     blobs = [

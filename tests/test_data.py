@@ -172,6 +172,21 @@ def test_native_size_is_most_common_and_gray_folder_has_one_channel(tmp_path: Pa
         assert np.array_equal(array, images.load_image(root / relpath, (8, 8), 3))
 
 
+def test_gray_and_colour_jpegs_of_one_size_mix_in_either_channel_count(tmp_path: Path) -> None:
+    # Plain JPEGs are decoded and copied in blocks; gray and colour blocks must still come out
+    # exactly as load_image decodes each file, whichever channel count the dataset uses.
+    root = tmp_path / "mixed"
+    for index in range(4):
+        _save(root / "a" / f"{index}.jpg", _noise((12, 8), index, "L"), quality=95)
+        _save(root / "b" / f"{index}.jpg", _noise((12, 8), 20 + index), quality=95)
+    for channels in (None, 1):
+        dataset = load_dataset(DataConfig(str(root), channels=channels, val_fraction=0.0, test_fraction=0.0))
+        expected_channels = 3 if channels is None else 1
+        assert dataset.channels == expected_channels and len(dataset.train) == 8
+        for relpath, array in zip(dataset.train.ids, dataset.train.images, strict=True):
+            assert np.array_equal(array, images.load_image(root / relpath, (8, 12), expected_channels)), relpath
+
+
 def test_folder_split_is_stratified_deterministic_and_recorded(tmp_path: Path) -> None:
     root = _simple_folder(tmp_path / "flat", {"a": 20, "b": 10, "c": 10})
     dataset = load_dataset(DataConfig(str(root), val_fraction=0.2, test_fraction=0.2, seed=3))

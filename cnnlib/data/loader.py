@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -89,7 +90,8 @@ def _load_folder(root: Path, config: DataConfig, progress: Progress) -> Dataset:
     parts, record = _plan_splits(pools, config, layout)
     order = [part for part in SPLITS]
     all_ids = [item for name in order for item in parts[name][0]]
-    decoded = decode_files([str(root / relpath) for relpath in all_ids], config.image_size, config.channels,
+    prefix = os.path.join(str(root), "")  # string joins: pathlib costs ~0.3 s per 60,000 files
+    decoded = decode_files([prefix + relpath for relpath in all_ids], config.image_size, config.channels,
                            progress=progress, source=str(root))
     skipped = [f"{all_ids[index]}: {_short(message, str(root / all_ids[index]))}" for index, message in decoded.errors]
     if skipped:

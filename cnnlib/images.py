@@ -183,11 +183,7 @@ def load_image_with_preview(source: ImageSource, size: tuple[int, int], channels
     _check_channels(channels)
     _check_size((preview_side, preview_side))
     data, name = _read_source(source)
-    pixels = _decode_plain_jpeg(data, size, channels)
-    decoded = None
-    if pixels is None:
-        decoded = _decode(data, name, target=size)  # raises the DataError that names the file
-        pixels = to_array(decoded, size, channels)
+    pixels, decoded = _model_pixels(data, name, size, channels)  # raises the DataError that names the file
     info = probe_image(data)  # the header of a file that decoded: cannot fail
     full_size = (info.width, info.height)
     if decoded is None or (decoded.size != full_size and max(decoded.size) < preview_side):
@@ -219,10 +215,21 @@ def load_image(source: ImageSource, size: tuple[int, int], channels: int) -> np.
     _check_size(size)
     _check_channels(channels)
     data, name = _read_source(source)
+    return _model_pixels(data, name, size, channels)[0]
+
+
+def _model_pixels(data: bytes, name: str, size: tuple[int, int],
+                  channels: int) -> tuple[np.ndarray, Image.Image | None]:
+    """The model input, plus the decoded image it was resized from (None on the plain-JPEG fast path).
+
+    ``load_image`` and ``load_image_with_preview`` both go through here, so their pixels
+    cannot drift apart.
+    """
     fast = _decode_plain_jpeg(data, size, channels)
     if fast is not None:
-        return fast
-    return to_array(_decode(data, name, target=size), size, channels)
+        return fast, None
+    decoded = _decode(data, name, target=size)
+    return to_array(decoded, size, channels), decoded
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -156,15 +156,24 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
         target = Path(out) if out else run.exports_dir / f"{fmt}.tflite"
         if target.exists() and target.is_dir():
             raise ConfigError(f"--out must be a file path, not a directory. Received: out={str(target)!r}")
-        rng = np.random.default_rng(0)
-        train = dataset.train
-        pick = rng.choice(len(train.labels), size=min(_REPRESENTATIVE_IMAGES, len(train.labels)), replace=False)
-        report = exporter.export_tflite(model, short, target, train.images[pick], dataset.test.images,
+        report = exporter.export_tflite(model, short, target, representative_images(dataset.train), dataset.test.images,
                                         dataset.test.labels, max_test=max_test)
         report["format"] = fmt
     if not run.read_only:
         atomic_write_json(run.exports_dir / f"{fmt}.json", report)
     return report
+
+
+def representative_images(train: Any) -> np.ndarray:
+    """The int8 calibration images: a seeded random sample of the training split.
+
+    Random rather than the first N, so a folder read class by class still calibrates on
+    every class; seeded, so every export of a run (CLI, app, ``bench export``) is the
+    same file with the same figures.
+    """
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(train.labels), size=min(_REPRESENTATIVE_IMAGES, len(train.labels)), replace=False)
+    return train.images[pick]
 
 
 def deployable_model(run: Run, model: Any) -> Any:

@@ -260,8 +260,27 @@ def run_efficiency(args: Any) -> common.Section:
     return section
 
 
+def _resized_cached_dataset(split: Any, batch: int, num_classes: int, side: int) -> Any:
+    """One cached full-size batch through ``progressive.resized_batches`` at ``side`` px.
+
+    This is what the trainer feeds under ``--progressive-resize``: images of unknown
+    static size, so the train step is traced once for every size.
+    """
+    import tensorflow as tf
+
+    from cnnlib.training.progressive import resized_batches
+
+    size = tf.Variable([side, side], dtype=tf.int32)
+    return resized_batches(_cached_dataset(split, batch, num_classes), size).prefetch(2)
+
+
 def run_shapes(args: Any) -> common.Section:
-    """Training img/s per input size and batch size: the throughput side of progressive resizing."""
+    """Training img/s per input size and batch size: the throughput side of progressive resizing.
+
+    Two kinds of configuration: a model built for each size (static shapes), and, at the
+    default batch, the model built at the largest size trained through the progressive
+    resizing pipeline (``dynamic``), which is what ``--progressive-resize`` runs.
+    """
     import numpy as np
 
     from cnnlib.data import Split
@@ -275,13 +294,16 @@ def run_shapes(args: Any) -> common.Section:
     )
     section.note(
         f"one cached random batch per configuration, {args.steps} steps per measurement, configurations "
-        f"alternate over {args.repeats} rounds; ratio = img/s over the 32 px / default-batch configuration"
+        f"alternate over {args.repeats} rounds; ratio = img/s over the 32 px / default-batch configuration; "
+        "'dynamic' = the model built at the largest size, fed through cnnlib.training.progressive.resized_batches "
+        "(what --progressive-resize trains: unknown static image size)"
     )
     rng = np.random.default_rng(0)
     rows = []
     for arch in (args.archs or "cifar_fast").split(","):
         default_batch = _default_batch(arch)
         sides: dict[str, Any] = {}
+        configs: dict[str, tuple[int, int, str]] = {}
         for size in sizes:
             for batch in batches:
                 images = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
@@ -289,18 +311,35 @@ def run_shapes(args: Any) -> common.Section:
                 model = _compiled_model(arch, "float32", (size, size, 3), 10)
                 cached = partial(_cached_dataset, split, batch, 10)
                 _images_per_second(model, cached, 3, batch)  # trace + warm up
-                sides[f"{size}px/b{batch}"] = partial(_images_per_second, model, cached, args.steps, batch)
+                name = f"{size}px/b{batch}"
+                sides[name] = partial(_images_per_second, model, cached, args.steps, batch)
+                configs[name] = (size, batch, "static")
+        largest, batch = max(sizes), (default_batch if default_batch in batches else batches[0])
+        full_split = Split(rng.integers(0, 256, (batch, largest, largest, 3), dtype=np.uint8),
+                           rng.integers(0, 10, batch))
+        for size in sizes:
+            try:
+                model = _compiled_model(arch, "float32", (largest, largest, 3), 10)
+                resized = partial(_resized_cached_dataset, full_split, batch, 10, size)
+                _images_per_second(model, resized, 3, batch)
+            except Exception as exc:  # noqa: BLE001 - a fixed-size head cannot take other sizes
+                common.log(f"shapes {arch}: no dynamic {size} px ({type(exc).__name__})")
+                break
+            name = f"{size}px/b{batch}/dynamic"
+            sides[name] = partial(_images_per_second, model, resized, args.steps, batch)
+            configs[name] = (size, batch, "dynamic")
         common.log(f"shapes {arch}: {', '.join(sides)}")
         result = common.alternate(sides, args.repeats)
         reference = f"{32 if 32 in sizes else sizes[0]}px/b{default_batch if default_batch in batches else batches[0]}"
         for name, values in result.items():
-            size_text, batch_text = name.split("/")
+            size, batch, kind = configs[name]
             ratio = common.ratio_summary(values, result[reference])
             record = section.add(
                 {
                     "arch": arch,
-                    "input_px": int(size_text.removesuffix("px")),
-                    "batch_size": int(batch_text.removeprefix("b")),
+                    "input_px": size,
+                    "batch_size": batch,
+                    "shapes": kind,
                     "img_s": common.summarize(values, 1),
                     "ratio_vs": reference,
                     "ratio": ratio,
@@ -312,6 +351,7 @@ def run_shapes(args: Any) -> common.Section:
                     arch,
                     record["input_px"],
                     record["batch_size"],
+                    kind,
                     record["img_s"]["median"],
                     f"{record['img_s']['min']}..{record['img_s']['max']}",
                     f"{ratio['median']:.2f} ({ratio['min']:.2f}..{ratio['max']:.2f})",
@@ -320,7 +360,8 @@ def run_shapes(args: Any) -> common.Section:
             )
     section.write(
         common.markdown_table(
-            ["arch", "input px", "batch", "img/s median", "img/s min..max", f"ratio vs {reference}", "load 1m"], rows
+            ["arch", "input px", "batch", "shapes", "img/s median", "img/s min..max", f"ratio vs {reference}",
+             "load 1m"], rows
         )
     )
     return section

@@ -97,6 +97,16 @@ def _augment_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip()) if text.lower() != "none" else ()
 
 
+def _resize_stages(text: str) -> tuple[tuple[int, float], ...]:
+    from cnnlib.errors import ConfigError
+    from cnnlib.training.resize_stages import parse_stages
+
+    try:
+        return parse_stages(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser (also used to document the CLI in the README)."""
     parser = _Parser(prog="python -m cnnlib", description="Build, train, evaluate, explain and export CNN classifiers.")
@@ -129,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma list: flip,rotation,zoom,translation,contrast,brightness,crop,cutout")
     train.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
     train.add_argument("--reduce-lr-patience", type=int, default=0, metavar="PATIENCE")
+    train.add_argument("--progressive-resize", type=_resize_stages, default=None, metavar="SIZE:UNTIL[,...]",
+                       help="train at SIZE px until that share of training, then full size (e.g. 24:0.5); "
+                            "default none (with --time-budget: the arch's recipe)")
     train.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
                        help="plan the schedule to finish training in this many minutes")
     train.add_argument("--seed", type=int, default=0)
@@ -245,6 +258,8 @@ def _cmd_train(args: argparse.Namespace) -> Any:
     augment = args.augment if args.augment is not None else tuple(recipe.get("augment", ()))
     label_smoothing = args.label_smoothing if args.label_smoothing is not None else recipe.get("label_smoothing", 0.0)
     tta_flip = args.tta_flip if args.tta_flip is not None else bool(recipe.get("tta_flip", False))
+    progressive_resize = (args.progressive_resize if args.progressive_resize is not None
+                          else tuple(recipe.get("progressive_resize", ())))
     default_lr = recipe.get("lr", 1e-3) if args.optimizer == "adam" else 0.05 if args.optimizer == "sgd" else 1e-3
     lr = args.lr if args.lr is not None else default_lr
     weight_decay = args.weight_decay if args.weight_decay is not None else (5e-4 if args.optimizer == "sgd" else
@@ -252,6 +267,7 @@ def _cmd_train(args: argparse.Namespace) -> Any:
     train_config = TrainConfig(
         epochs=args.epochs if args.epochs is not None else 10, batch_size=args.batch_size, optimizer=args.optimizer,
         lr=lr, weight_decay=weight_decay, momentum=args.momentum, schedule=schedule,
+        progressive_resize=progressive_resize,
         warmup_epochs=args.warmup_epochs, label_smoothing=label_smoothing, augment=augment, tta_flip=tta_flip,
         early_stopping=args.early_stopping, reduce_lr_patience=args.reduce_lr_patience, seed=args.seed,
         mixed_precision=args.mixed_precision, xla=args.xla, grad_accum=args.grad_accum,

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cnnlib.errors import ConfigError
+from cnnlib.training.resize_stages import check_stages
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle")
@@ -57,6 +58,9 @@ class TrainConfig:
         tensorboard: write TensorBoard logs.
         tta_flip: test-time flip augmentation: the final test evaluation, ``evaluate`` and
             predictions average each image with its mirror (use with the ``flip`` augmentation).
+        progressive_resize: ``(size, until)`` stages: train at ``size`` px (the input height)
+            until that share of the training, then at the model's size (see
+            ``cnnlib.training.progressive``); empty trains at full size throughout.
     """
 
     epochs: int = 10
@@ -79,6 +83,7 @@ class TrainConfig:
     time_budget_minutes: float | None = None
     tensorboard: bool = True
     tta_flip: bool = False
+    progressive_resize: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("epochs", self.epochs, 1, 100_000, integer=True)
@@ -112,10 +117,12 @@ class TrainConfig:
                 f"Received: augment={list(augment)!r}"
             )
         object.__setattr__(self, "augment", augment)
+        object.__setattr__(self, "progressive_resize", check_stages(self.progressive_resize))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment"] = list(self.augment)
+        data["progressive_resize"] = [list(stage) for stage in self.progressive_resize]
         return data
 
     @classmethod

@@ -190,7 +190,13 @@ def train(
     model_config = _model_config(model_options, dataset)
     from cnnlib.models import build_model
 
-    build_model(model_config)  # builds fine before anything is written (e.g. input too small)
+    probe = build_model(model_config)  # builds fine before anything is written (e.g. input too small)
+    if train_config.progressive_resize:  # and trains at every stage's size
+        from cnnlib.training import progressive
+
+        height, width, channels = model_config.input_shape
+        progressive.check_model_accepts(probe, train_config.progressive_resize, (int(height), int(width)), int(channels))
+    del probe
 
     run = store.new_run_dir(name, model_config.arch, run_id=run_id)
     batch_size = train_config.batch_size or _default_batch_size(model_config.arch)
@@ -272,6 +278,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     from cnnlib.models import build_model, count_flops, count_params
     from cnnlib.predict import predict_probabilities
     from cnnlib.training import callbacks as cb
+    from cnnlib.training import progressive
     from cnnlib.training.device import configure_precision, detect_devices, make_strategy
     from cnnlib.training.schedules import PlannedSchedule, TimeBudgetLR
 
@@ -316,6 +323,11 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
 
     train_ds = make_tf_dataset(train_split, global_batch, training=True, seed=config.seed, augment=config.augment)
+    full_shape = (int(model_config.input_shape[0]), int(model_config.input_shape[1]))
+    resize_size = None
+    if config.progressive_resize:  # train() checked the architecture accepts every stage's size
+        resize_size = tf.Variable(list(full_shape), dtype=tf.int32, trainable=False, name="train_image_size")
+        train_ds = progressive.resized_batches(train_ds, resize_size)
     # repeat(): one iterator for the whole fit. With a finite dataset Keras replaces the
     # iterator every epoch or two, and tearing the old one down (its prefetch and parallel-map
     # threads) stalled training 4-56 s each time here: 10% of a 15-minute budget.
@@ -350,6 +362,12 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
                                          train_seconds_available + resumed_seconds,
                                          warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
         callbacks.insert(1, cb.Deadline(start + train_seconds_available))
+    resizer = None
+    if resize_size is not None:
+        progress = (progressive.time_progress(start - resumed_seconds, train_seconds_available + resumed_seconds)
+                    if time_based else progressive.epoch_progress(epochs, steps_per_epoch))
+        resizer = progressive.ProgressiveResize(resize_size, config.progressive_resize, full_shape, progress)
+        callbacks.insert(0, resizer)
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.early_stopping,
                                                        restore_best_weights=False))
@@ -367,6 +385,9 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
               shuffle=False)  # the tf.data pipeline shuffles
     train_seconds = resumed_seconds + time.time() - start
+    if resizer is not None:  # when each size began, so a reader can tell how the budget was spent
+        run.update_info(resize_switches=[{"epoch": epoch + 1, "batch": batch, "size": list(shape)}
+                                         for epoch, batch, shape in resizer.switches])
 
     status = "completed"
     error = None

@@ -314,7 +314,8 @@ def run_shapes(args: Any) -> common.Section:
                 name = f"{size}px/b{batch}"
                 sides[name] = partial(_images_per_second, model, cached, args.steps, batch)
                 configs[name] = (size, batch, "static")
-        largest, batch = max(sizes), (default_batch if default_batch in batches else batches[0])
+        reference_batch = default_batch if default_batch in batches else batches[0]
+        largest, batch = max(sizes), reference_batch
         full_split = Split(rng.integers(0, 256, (batch, largest, largest, 3), dtype=np.uint8),
                            rng.integers(0, 10, batch))
         for size in sizes:
@@ -330,7 +331,7 @@ def run_shapes(args: Any) -> common.Section:
             configs[name] = (size, batch, "dynamic")
         common.log(f"shapes {arch}: {', '.join(sides)}")
         result = common.alternate(sides, args.repeats)
-        reference = f"{32 if 32 in sizes else sizes[0]}px/b{default_batch if default_batch in batches else batches[0]}"
+        reference = f"{32 if 32 in sizes else sizes[0]}px/b{reference_batch}"
         for name, values in result.items():
             size, batch, kind = configs[name]
             ratio = common.ratio_summary(values, result[reference])

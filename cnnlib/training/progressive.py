@@ -96,7 +96,6 @@ class ProgressiveResize(keras.callbacks.Callback):
         self.full_shape = tuple(full_shape)
         self.progress = progress
         self._epoch = 0
-        self._current: tuple[int, int] | None = None
         self.switches: list[tuple[int, int, tuple[int, int]]] = []
         """(epoch, batch, new size) at every change, for the run's record and tests."""
 
@@ -105,9 +104,8 @@ class ProgressiveResize(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         shape = size_at(self.stages, self.full_shape, self.progress(self._epoch, batch))
-        if shape != self._current:
+        if not self.switches or shape != self.switches[-1][2]:  # the last switch holds the current size
             self.size.assign(list(shape))
-            self._current = shape
             self.switches.append((self._epoch, batch, shape))
 
 

@@ -357,14 +357,14 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
             epochs_done=done, train_seconds=round(resumed_seconds + time.time() - start, 2))),
     ]
     if time_based:
-        schedule_start = start - resumed_seconds
-        callbacks.insert(0, TimeBudgetLR(config.schedule, config.lr, schedule_start,
-                                         train_seconds_available + resumed_seconds,
+        # The whole budget's span, resumed part included: the LR schedule and the resize stages share it.
+        schedule_start, schedule_seconds = start - resumed_seconds, train_seconds_available + resumed_seconds
+        callbacks.insert(0, TimeBudgetLR(config.schedule, config.lr, schedule_start, schedule_seconds,
                                          warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
         callbacks.insert(1, cb.Deadline(start + train_seconds_available))
     resizer = None
     if resize_size is not None:
-        progress = (progressive.time_progress(start - resumed_seconds, train_seconds_available + resumed_seconds)
+        progress = (progressive.time_progress(schedule_start, schedule_seconds)
                     if time_based else progressive.epoch_progress(epochs, steps_per_epoch))
         resizer = progressive.ProgressiveResize(resize_size, config.progressive_resize, full_shape, progress)
         callbacks.insert(0, resizer)

@@ -32,6 +32,7 @@ FINISHED_STATUSES = ("completed", "stopped", "failed", "interrupted")
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
+SPEC_FILE = "spec.json"  # the run's InputSpec (cnnlib.spec); older runs derive it on read
 ENV_FILE = "environment.json"
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"

@@ -1,63 +1,48 @@
 """The Export panel: build a TFLite file through the core, show its verification report.
 
-Reports and files live in the run's ``exports/`` folder, so the CLI and the Compare page see
-them too. Bundled runs are read-only; their exports go to ``$CNNLIB_RUNS/.exports/<run>/``
-(the run store skips dot folders).
+Files and reports go where the core puts them (``cnnlib.operations.export_dir``): the run's
+``exports/`` folder, or for a read-only bundled run a folder in the writable run store. The
+CLI and the Compare page see them too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app import ui
-from cnnlib.io import read_json
 from cnnlib.runs import Run
 
-FORMATS = ("float32", "float16", "dynamic", "int8")
+#: The TFLite formats offered on the page (the core's names), with their labels.
 FORMAT_LABELS = {
-    "float32": "float32 (exact)",
-    "float16": "float16 (half size)",
-    "dynamic": "dynamic range (int8 weights)",
-    "int8": "int8 (full integer, smallest)",
+    "tflite-float32": "float32 (exact)",
+    "tflite-float16": "float16 (half size)",
+    "tflite-dynamic": "dynamic range (int8 weights)",
+    "tflite-int8": "int8 (full integer, smallest)",
 }
+FORMATS = tuple(FORMAT_LABELS)
 #: Verification uses at most this many test images, so a CIFAR-10 export takes seconds.
 MAX_TEST_IMAGES = 2000
 
 
-def export_dir(run: Run) -> Path:
-    """Where this run's exports are written."""
-    if not run.read_only:
-        return run.exports_dir
-    return ui.store().root / ".exports" / run.id
+def short_name(fmt: str) -> str:
+    """``tflite-int8`` -> ``int8``, for buttons and file names."""
+    return fmt.removeprefix("tflite-")
 
 
 def existing_report(run: Run, fmt: str) -> dict[str, Any] | None:
     """The verification report of an earlier export whose file still exists."""
-    for folder in (run.exports_dir, export_dir(run)):
-        path = folder / f"tflite-{fmt}.json"
-        if path.exists():
-            try:
-                report = read_json(path)
-            except (OSError, ValueError):
-                continue
-            tflite = Path(report.get("path") or folder / f"tflite-{fmt}.tflite")
-            if not tflite.is_absolute():
-                tflite = folder / tflite.name
-            if tflite.exists():
-                return {**report, "path": str(tflite)}
-    return None
+    from cnnlib.operations import export_report
+
+    return export_report(run, fmt)
 
 
 def export(run: Run, fmt: str) -> dict[str, Any]:
     """Convert and verify through ``cnnlib.operations.export_run`` (the CLI's code path)."""
     from cnnlib.operations import export_run
 
-    folder = export_dir(run)
-    folder.mkdir(parents=True, exist_ok=True)
-    return export_run(str(run.path), f"tflite-{fmt}", out=folder / f"tflite-{fmt}.tflite", max_test=MAX_TEST_IMAGES)
+    return export_run(str(run.path), fmt, max_test=MAX_TEST_IMAGES)
 
 
 def show_report(report: dict[str, Any]) -> None:

@@ -35,20 +35,15 @@ def _warm_default_model() -> None:
     """Load and compile the model Classify selects first; skip quietly if there is none."""
     import numpy as np
 
-    from app.cache import load_model
+    from app.cache import load_predictor
     from app.ui import store, usable_runs
-    from cnnlib.explain import explain
-    from cnnlib.operations import run_tta_flip
-    from cnnlib.predict import predict_probabilities
 
     runs = usable_runs()
     if not runs:
         return
-    run = store().get(runs[0]["path"])
-    model = load_model(run)
-    blank = np.zeros((1, *model.input_shape[1:]), dtype=np.uint8)
-    predict_probabilities(model, blank, tta_flip=run_tta_flip(run))
-    explain(model, blank[0], "gradcam")
+    predictor = load_predictor(store().get(runs[0]["path"]))
+    blank = np.zeros((1, *predictor.spec.shape), dtype=np.uint8)
+    predictor.answer(blank, heatmaps=True)  # compiles the answer and the Grad-CAM path
 
 
 def _warm_up() -> None:

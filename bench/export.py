@@ -19,13 +19,12 @@ def run_export(args: Any) -> common.Section:
         goal="int8: <= 35% of float32's size, <= 1 point accuracy drop, >= 99% agreement",
     )
     fixture = load_fixture(args.run, args.runs)
-    model = fixture.model
+    # What `cnnlib export` and the app's download write: the run's inference model, its
+    # test-time views inside, so the figures are those of the shipped file.
+    model = fixture.answer
     if fixture.run is not None:
-        from cnnlib.operations import deployable_model, load_run_dataset
+        from cnnlib.operations import load_run_dataset
 
-        # What `cnnlib export` and the app's download write: a run trained with test-time flip
-        # exports with the mirror-averaging inside, so the figures are those of the shipped file.
-        model = deployable_model(fixture.run, fixture.model)
         dataset = load_run_dataset(fixture.run)
     else:
         from bench.throughput import load_cifar

@@ -35,11 +35,11 @@ def phone_photo(seed: int = 0) -> bytes:
 def run_latency(args: Any) -> common.Section:
     import tempfile
 
-    from app.inference import decode_upload
     from cnnlib.explain import explain
     from cnnlib.explain.fast import fast_gradcam
     from cnnlib.export import TFLiteClassifier, convert_tflite
     from cnnlib.images import load_image
+    from cnnlib.inference import decode_upload
     from cnnlib.predict import predict_probabilities
 
     section = common.Section(
@@ -49,17 +49,14 @@ def run_latency(args: Any) -> common.Section:
         "Grad-CAM <= 10 ms; Score-CAM and a batch of 16 reported",
     )
     fixture = load_fixture(args.run, args.runs)
-    model = fixture.model
-    # The app predicts with the run's test-time flip (two forward passes) and its exports carry
-    # the flip inside; measure that, not a bare single pass.
-    from cnnlib.operations import deployable_model, run_tta_flip
-
-    tta = bool(fixture.run is not None and run_tta_flip(fixture.run))
-    exported_model = deployable_model(fixture.run, model) if tta else model
+    # The app, `predict` and every export answer with the run's inference model (its test-time
+    # views inside); measure that, not a bare single pass. Explanations read the classifier.
+    model, answer, spec = fixture.model, fixture.answer, fixture.spec
+    exported_model = answer
     section.note(
-        f"model: {fixture.description}; test-time flip {'on' if tta else 'off'} (as the app and the "
-        f"run's exports use it); runs = {args.runs_count} (Score-CAM: {args.scorecam_runs}); "
-        "'app' = app.inference.decode_upload (what pages/classify.py calls), "
+        f"model: {fixture.description}; test-time views {', '.join(spec.views)} (as the app and the "
+        f"run's exports use them); runs = {args.runs_count} (Score-CAM: {args.scorecam_runs}); "
+        "'app' = cnnlib.inference.decode_upload (what Classify's answer_uploads calls), "
         "'core' = cnnlib.images.load_image (draft-mode JPEG)"
     )
     rng = np.random.default_rng(0)
@@ -111,26 +108,26 @@ def run_latency(args: Any) -> common.Section:
         measure(
             "upload_32_keras",
             lambda: predict_probabilities(
-                model, decode_upload(uploads["png"], "x.png", size, channels).model_input, tta_flip=tta
+                answer, decode_upload(uploads["png"], "x.png", spec)[0]
             ),
             what="PNG bytes -> app decode_upload -> compiled predict_probabilities",
         )
         measure(
             "upload_32_keras_jpeg",
             lambda: predict_probabilities(
-                model, decode_upload(uploads["jpeg"], "x.jpg", size, channels).model_input, tta_flip=tta
+                answer, decode_upload(uploads["jpeg"], "x.jpg", spec)[0]
             ),
             what="JPEG bytes -> app decode_upload -> predict_probabilities",
         )
         measure(
             "upload_32_keras_core",
-            lambda: predict_probabilities(model, load_image(uploads["png"], size, channels), tta_flip=tta),
+            lambda: predict_probabilities(answer, load_image(uploads["png"], size, channels)),
             what="PNG bytes -> load_image -> predict_probabilities",
         )
-        measure("predict_32_keras_only", lambda: predict_probabilities(model, tiny, tta_flip=tta),
+        measure("predict_32_keras_only", lambda: predict_probabilities(answer, tiny),
                 what="predict_probabilities only")
         measure("predict_32_keras_one_pass", lambda: predict_probabilities(model, tiny),
-                what="predict_probabilities, one forward pass (no test-time flip)")
+                what="predict_probabilities, one forward pass of the classifier (no test-time views)")
         measure(
             "upload_32_int8",
             lambda: int8.predict_probabilities(load_image(uploads["jpeg"], size, channels)[None]),
@@ -150,14 +147,14 @@ def run_latency(args: Any) -> common.Section:
         phone_runs = max(20, args.runs_count // 4)
         measure(
             "phone_12mp_keras",
-            lambda: predict_probabilities(model, load_image(phone, size, channels), tta_flip=tta),
+            lambda: predict_probabilities(answer, load_image(phone, size, channels)),
             runs=phone_runs,
             what=f"12 MP JPEG ({len(phone) // 1024} KiB) -> load_image (draft) -> predict",
         )
         measure(
             "phone_12mp_app",
             lambda: predict_probabilities(
-                model, decode_upload(phone, "p.jpg", size, channels).model_input, tta_flip=tta
+                answer, decode_upload(phone, "p.jpg", spec)[0]
             ),
             runs=phone_runs,
             what="12 MP JPEG -> app decode_upload (model input + preview decode) -> predict",
@@ -178,8 +175,7 @@ def run_latency(args: Any) -> common.Section:
         measure(
             "batch_16_uploads_keras",
             lambda: predict_probabilities(
-                model, np.stack([decode_upload(b, "x.png", size, channels).model_input for b in batch_uploads]),
-                tta_flip=tta,
+                answer, np.stack([decode_upload(b, "x.png", spec)[0] for b in batch_uploads]),
             ),
             what="16 PNG uploads -> decode_upload each -> one predict call",
         )

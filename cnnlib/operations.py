@@ -16,14 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.data.config import SPLITS
 from cnnlib.errors import ConfigError, DataError, RunError
-from cnnlib.io import atomic_write_bytes, atomic_write_json
+from cnnlib.io import atomic_write_bytes, atomic_write_json, read_json
 from cnnlib.runs import Run, RunStore
 
-SPLITS = ("train", "val", "test")
 EXPORT_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "savedmodel")
 EXPLAIN_METHODS = ("gradcam", "gradcam++", "scorecam", "saliency")
 _REPRESENTATIVE_IMAGES = 300
+#: Where the exports of bundled (read-only) runs go, inside the writable run store.
+BUNDLED_EXPORTS_DIR = ".exports"
 
 
 def open_run(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None) -> Run:
@@ -48,61 +50,59 @@ def load_run_dataset(run: Run, source: str | None = None) -> Any:
     from cnnlib.data import DataConfig, load_dataset
 
     config = run.config()["data"]
-    data_info = run.data_info()
+    spec = run.input_spec()
     if source is not None and source != config["source"]:
         config = {**config, "source": source}
-    config["image_size"] = list(data_info["image_size"])
-    config["channels"] = int(data_info["channels"])
+    config = {**config, "image_size": list(spec.size), "channels": spec.channels}
     dataset = load_dataset(DataConfig.from_dict(config))
-    if list(dataset.class_names) != list(data_info["class_names"]):
+    if tuple(dataset.class_names) != spec.class_names:
         raise DataError(
             f"the classes of {config['source']!r} do not match run {run.id!r}: expected "
-            f"{list(data_info['class_names'])}. Received: {list(dataset.class_names)}"
+            f"{list(spec.class_names)}. Received: {list(dataset.class_names)}"
         )
     return dataset
 
 
-def run_tta_flip(run: Run) -> bool:
-    """Whether the run predicts with test-time flip augmentation (its ``TrainConfig.tta_flip``)."""
-    try:
-        return bool(run.config().get("train", {}).get("tta_flip", False))
-    except (OSError, ValueError, KeyError):
-        return False
-
-
 def evaluate_loaded(run: Run, model: Any, dataset: Any, split: str = "test", source: str | None = None,
-                    top_k: int = 3, tta_flip: bool | None = None) -> dict[str, Any]:
-    """Evaluate an already loaded model on ``split`` and save the report in the run.
+                    top_k: int = 3) -> dict[str, Any]:
+    """Evaluate an already loaded classifier on ``split``, as the run answers, and save the report.
 
-    ``tta_flip=None`` follows the run's own setting (``run_tta_flip``), so the final test
-    evaluation, ``evaluate`` and ``predict`` agree.
+    The probabilities come from the run's inference model (``cnnlib.inference``), test-time
+    views included, so the final test evaluation, ``evaluate``, ``predict`` and the app agree.
     """
+    return _evaluate(run, model, dataset, split, source, top_k)[0]
+
+
+def _evaluate(run: Run, model: Any, dataset: Any, split: str, source: str | None,
+              top_k: int = 3) -> tuple[dict[str, Any], np.ndarray]:
     from cnnlib.evaluation import evaluate_probabilities
-    from cnnlib.predict import predict_probabilities
+    from cnnlib.inference import predictor_for
 
     if split not in SPLITS:
         raise ConfigError(f"split must be one of: {', '.join(SPLITS)}. Received: split={split!r}")
     part = dataset.split(split)
     if len(part.labels) == 0:
         raise DataError(f"the {split} split of {dataset.config.source!r} is empty")
-    if tta_flip is None:
-        tta_flip = run_tta_flip(run)
+    predictor = predictor_for(run, model)
     started = time.perf_counter()
-    probs = predict_probabilities(model, part.images, tta_flip=tta_flip)
+    probs = predictor.probabilities(part.images)
     seconds = time.perf_counter() - started
     report = evaluate_probabilities(probs, part.labels, list(dataset.class_names), top_k=min(top_k, len(dataset.class_names)))
     report.update(split=split, source=source or dataset.config.source, examples=int(len(part.labels)),
-                  predict_seconds=round(seconds, 4), tta_flip=bool(tta_flip))
-    key = _evaluation_key(split, source, run)
+                  predict_seconds=round(seconds, 4), views=list(predictor.spec.views))
     if not run.read_only:
-        import io
+        _save_predictions(run, _evaluation_key(split, source, run), report, probs, part)
+    return report, probs
 
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, probabilities=probs.astype(np.float16), labels=part.labels.astype(np.int16),
-                            ids=np.array(part.ids, dtype=object).astype(str))
-        atomic_write_bytes(run.evaluation_dir / f"{key}.npz", buffer.getvalue())
-        atomic_write_json(run.evaluation_dir / f"{key}.json", report)
-    return report
+
+def _save_predictions(run: Run, key: str, report: dict[str, Any], probs: np.ndarray, part: Any) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, probabilities=probs.astype(np.float16), labels=part.labels.astype(np.int16),
+                        ids=np.array(part.ids, dtype=object).astype(str))
+    atomic_write_bytes(run.evaluation_dir / f"{key}.npz", buffer.getvalue())
+    atomic_write_json(run.evaluation_dir / f"{key}.json", report)
 
 
 def evaluate_run(run_ref: str | os.PathLike[str], split: str = "test", source: str | None = None,
@@ -125,42 +125,93 @@ def saved_predictions(run: Run, split: str = "test") -> dict[str, np.ndarray] | 
         return {key: data[key] for key in data.files}
 
 
+def test_evaluation(run: Run, model: Any = None, dataset: Any = None) -> dict[str, Any]:
+    """The run's test-split report with its per-image probabilities, labels and dataset.
+
+    Reuses the saved ``evaluation/test.*`` when they belong to the rebuilt split; otherwise
+    evaluates once (a writable run keeps the result; a bundled one computes it each time).
+
+    Args:
+        run: The run.
+        model: Its classifier, when already loaded (else loaded here if needed).
+        dataset: Its dataset, when already loaded.
+
+    Returns:
+        ``{"evaluation": report, "probs": (N, K) float32, "labels": (N,), "dataset": Dataset}``.
+    """
+    dataset = dataset if dataset is not None else load_run_dataset(run)
+    test = dataset.split("test")
+    report = run.evaluation("test")
+    saved = saved_predictions(run, "test") if report is not None else None
+    if saved is not None and len(saved.get("probabilities", ())) == len(test.labels):
+        probs = saved["probabilities"].astype(np.float32)
+    else:
+        report, probs = _evaluate(run, model if model is not None else run.load_model(), dataset, "test", None)
+    return {"evaluation": report, "probs": probs, "labels": test.labels, "dataset": dataset}
+
+
+def export_dir(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where ``run``'s exports go: its own ``exports/``, or for a bundled (read-only) run
+    ``<run store>/.exports/<run id>/`` (the store skips dot folders when listing runs)."""
+    if not run.read_only:
+        return run.exports_dir
+    return RunStore(runs_dir).root / BUNDLED_EXPORTS_DIR / run.id
+
+
+def export_report(run: Run, fmt: str, runs_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The verification report of an earlier ``fmt`` export whose file still exists, else None."""
+    for folder in dict.fromkeys((run.exports_dir, export_dir(run, runs_dir))):
+        path = folder / f"{fmt}.json"
+        try:
+            report = read_json(path)
+        except (OSError, ValueError):
+            continue
+        target = Path(report.get("path") or "")
+        if not target.is_absolute() or not target.exists():
+            target = folder / (f"{fmt}.tflite" if fmt.startswith("tflite-") else fmt)
+        if target.exists():
+            return {**report, "path": str(target)}
+    return None
+
+
 def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None,
                runs_dir: str | os.PathLike[str] | None = None, max_test: int | None = None) -> dict[str, Any]:
-    """Export a run's model and verify it on the test split.
+    """Export a run's inference model and verify it on the test split.
 
     Args:
         run_ref: run id or directory.
         fmt: one of ``EXPORT_FORMATS``.
-        out: where to write (default: ``<run>/exports/<format>.tflite`` or ``<run>/exports/savedmodel``).
+        out: where to write (default: ``export_dir(run)/<format>.tflite`` or ``.../savedmodel``).
         runs_dir: the run store root.
         max_test: verify on at most this many test images (all by default).
 
     Returns:
-        The verification report (also saved as ``<run>/exports/<format>.json`` for writable runs).
+        The verification report, also saved as ``<format>.json`` beside the default location.
+        For a bundled run, ``note`` says where the files went instead of the read-only run.
     """
     from cnnlib import export as exporter
+    from cnnlib.inference import load_predictor
 
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of: {', '.join(EXPORT_FORMATS)}. Received: format={fmt!r}")
     run = open_run(run_ref, runs_dir)
-    model = deployable_model(run, run.load_model())
+    folder = export_dir(run, runs_dir)
+    model = load_predictor(run).model  # the run's answer, test-time views inside
+    target = Path(out) if out else folder / (f"{fmt}.tflite" if fmt != "savedmodel" else fmt)
     if fmt == "savedmodel":
-        target = Path(out) if out else run.exports_dir / "savedmodel"
         exporter.export_savedmodel(model, target)
         report = {"path": str(target), "format": fmt,
                   "bytes": sum(p.stat().st_size for p in target.rglob("*") if p.is_file())}
     else:
-        dataset = load_run_dataset(run)
-        short = fmt.removeprefix("tflite-")
-        target = Path(out) if out else run.exports_dir / f"{fmt}.tflite"
         if target.exists() and target.is_dir():
-            raise ConfigError(f"--out must be a file path, not a directory. Received: out={str(target)!r}")
-        report = exporter.export_tflite(model, short, target, representative_images(dataset.train), dataset.test.images,
-                                        dataset.test.labels, max_test=max_test)
+            raise ConfigError(f"the export path must be a file, not a directory. Received: out={str(target)!r}")
+        dataset = load_run_dataset(run)
+        report = exporter.export_tflite(model, fmt.removeprefix("tflite-"), target, representative_images(dataset.train),
+                                        dataset.test.images, dataset.test.labels, max_test=max_test)
         report["format"] = fmt
-    if not run.read_only:
-        atomic_write_json(run.exports_dir / f"{fmt}.json", report)
+    if run.read_only:
+        report["note"] = f"run {run.id!r} is bundled and read-only, so its export was written to {str(target)!r}"
+    atomic_write_json(folder / f"{fmt}.json", report)
     return report
 
 
@@ -176,62 +227,35 @@ def representative_images(train: Any) -> np.ndarray:
     return train.images[pick]
 
 
-def deployable_model(run: Run, model: Any) -> Any:
-    """The model as the app and ``predict`` use it, for export.
-
-    A run trained with test-time flip predicts the average of each image and its
-    mirror; its exports carry that averaging inside, so a phone running the
-    ``.tflite`` gives exactly the answers the app gave.
-    """
-    if not run_tta_flip(run):
-        return model
-    import keras
-
-    inputs = keras.Input(model.input_shape[1:], name="image")
-    mirrored = keras.layers.Lambda(lambda batch: keras.ops.flip(batch, axis=2), name="mirror")(inputs)
-    averaged = keras.layers.Average(name="tta_average")([model(inputs), model(mirrored)])
-    return keras.Model(inputs, averaged, name=f"{model.name}_tta_flip")
-
-
-def write_labels(run: Run, path: str | os.PathLike[str]) -> Path:
-    """``labels.txt``: one class name per line, in output order (for TFLite apps)."""
-    return atomic_write_bytes(path, ("\n".join(run.class_names()) + "\n").encode("utf-8"))
-
-
-def input_spec(run: Run) -> tuple[tuple[int, int], int]:
-    """The run's model input: ``((height, width), channels)``."""
-    info = run.data_info()
-    height, width = info["image_size"]
-    return (int(height), int(width)), int(info["channels"])
-
-
 def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int = 3,
                   runs_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Classify image files through the same decoding path as training."""
+    """Classify image files through the same decoding path as training, as the run answers."""
     from cnnlib.images import load_image
-    from cnnlib.predict import predict_probabilities
-    from cnnlib.predict import top_k as top_classes
+    from cnnlib.inference import load_predictor
 
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"--top-k must be a positive integer. Received: top_k={top_k!r}")
     run = open_run(run_ref, runs_dir)
-    size, channels = input_spec(run)
-    names = run.class_names()
-    arrays = [load_image(path, size, channels) for path in images]  # every file checked before the model loads
-    model = run.load_model()
-    probs = predict_probabilities(model, np.stack(arrays), tta_flip=run_tta_flip(run))
-    return [{"image": str(path), "top": top_classes(row, names, min(top_k, len(names)))}
-            for path, row in zip(images, probs, strict=False)]
+    spec = run.input_spec()
+    arrays = [load_image(path, spec.size, spec.channels) for path in images]  # every file checked before the model loads
+    answers = load_predictor(run).answer(np.stack(arrays), k=top_k)
+    return [{"image": str(path), "top": answer.top, "band": answer.band}
+            for path, answer in zip(images, answers, strict=True)]
 
 
 def explain_file(run_ref: str | os.PathLike[str], image: str, method: str, out: str | os.PathLike[str],
                  target_class: str | int | None = None, alpha: float = 0.45,
                  runs_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Explain one image with ``method`` and write the overlay PNG to ``out``."""
+    """Explain one image with ``method`` and write the overlay PNG to ``out``.
+
+    ``label`` and ``confidence`` are the run's answer (test-time views included); the
+    heatmap explains ``target_class``, by default the answered class.
+    """
     from PIL import Image
 
     from cnnlib.explain import explain
     from cnnlib.images import load_image
+    from cnnlib.inference import load_predictor
 
     if method not in EXPLAIN_METHODS:
         raise ConfigError(f"method must be one of: {', '.join(EXPLAIN_METHODS)}. Received: method={method!r}")
@@ -239,19 +263,20 @@ def explain_file(run_ref: str | os.PathLike[str], image: str, method: str, out: 
     if out_path.suffix.lower() != ".png":
         raise ConfigError(f"--out must be a .png file path. Received: out={str(out)!r}")
     run = open_run(run_ref, runs_dir)
-    size, channels = input_spec(run)
-    names = run.class_names()
+    spec = run.input_spec()
+    names = list(spec.class_names)
     target = _class_index(target_class, names)
-    array = load_image(image, size, channels)
-    model = run.load_model()
-    result = explain(model, array, method, target_class=target)
-    overlay = result.overlay(array, alpha=alpha)
+    array = load_image(image, spec.size, spec.channels)
+    predictor = load_predictor(run)
+    answer = predictor.answer(array, k=1)[0]
+    target = names.index(answer.label) if target is None else target
+    result = explain(predictor.classifier, array, method, target_class=target)
     import io
 
     buffer = io.BytesIO()
-    Image.fromarray(overlay).save(buffer, format="PNG")
+    Image.fromarray(result.overlay(array, alpha=alpha)).save(buffer, format="PNG")
     atomic_write_bytes(out_path, buffer.getvalue())
-    return {"path": str(out_path), "label": names[result.label], "confidence": float(result.confidence),
+    return {"path": str(out_path), "label": answer.label, "confidence": answer.confidence,
             "target": names[result.target_class], "method": method, "layer": result.layer_name}
 
 

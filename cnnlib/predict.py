@@ -18,9 +18,8 @@ import numpy as np
 
 from cnnlib.errors import DataError
 
-# One compiled forward pass per live model and flip mode; values never hold the model itself.
+# One compiled forward pass per live model; values never hold the model itself.
 _FORWARD_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_FLIP_AVERAGE_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
@@ -62,15 +61,10 @@ def as_image_batch(model: Any, images: np.ndarray) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _compiled_forward(model: Any, flip_average: bool = False) -> Any:
-    """The model's compiled forward pass; with ``flip_average``, of each image and its mirror.
-
-    The flip-average variant mirrors inside the graph and runs image and mirror as one
-    batch: one call instead of two, which matters for the app's one-photo requests.
-    """
-    cache = _FLIP_AVERAGE_CACHE if flip_average else _FORWARD_CACHE
+def _compiled_forward(model: Any) -> Any:
+    """The model's compiled forward pass, traced once for every batch size."""
     with _CACHE_LOCK:
-        forward = cache.get(model)
+        forward = _FORWARD_CACHE.get(model)
         if forward is not None:
             return forward
         import tensorflow as tf
@@ -79,35 +73,24 @@ def _compiled_forward(model: Any, flip_average: bool = False) -> Any:
         height, width, channels = model_input_shape(model)
         signature = [tf.TensorSpec((None, height, width, channels), tf.float32)]
 
-        # A fixed signature with a free batch axis: one trace serves every batch size.
-        if flip_average:
+        @tf.function(input_signature=signature, reduce_retracing=True)
+        def forward(batch):  # type: ignore[no-untyped-def]
+            return tf.cast(model_ref()(batch, training=False), tf.float32)
 
-            @tf.function(input_signature=signature, reduce_retracing=True)
-            def forward(batch):  # type: ignore[no-untyped-def]
-                count = tf.shape(batch)[0]
-                both = tf.concat([batch, tf.reverse(batch, axis=[2])], axis=0)
-                probs = tf.cast(model_ref()(both, training=False), tf.float32)
-                return (probs[:count] + probs[count:]) * 0.5
-
-        else:
-
-            @tf.function(input_signature=signature, reduce_retracing=True)
-            def forward(batch):  # type: ignore[no-untyped-def]
-                return tf.cast(model_ref()(batch, training=False), tf.float32)
-
-        cache[model] = forward
+        _FORWARD_CACHE[model] = forward
         return forward
 
 
-def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False) -> np.ndarray:
+def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Return class probabilities for a batch of images.
+
+    Pass a run's inference model (``cnnlib.inference``) to get the run's answer, test-time
+    views included; a bare classifier gives its single-view probabilities.
 
     Args:
         model: A Keras classifier taking raw 0-255 pixels and ending in softmax.
         images: ``(N, H, W, C)`` uint8 (or float 0-255) images, or one ``(H, W, C)`` image.
         batch_size: Images per compiled call; bounds memory on large sets.
-        tta_flip: Test-time augmentation: average the probabilities of each image and its
-            horizontal mirror (a model trained with ``flip`` sees both; costs 2x compute).
 
     Returns:
         ``(N, num_classes)`` float32 probabilities.
@@ -121,9 +104,8 @@ def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 256,
     if len(batch) == 0:
         num_classes = int(model.output_shape[-1])
         return np.zeros((0, num_classes), dtype=np.float32)
-    forward = _compiled_forward(model, flip_average=tta_flip)
-    step = max(1, batch_size // 2) if tta_flip else batch_size  # a flip call runs 2x the images
-    parts = [forward(batch[start : start + step]).numpy() for start in range(0, len(batch), step)]
+    forward = _compiled_forward(model)
+    parts = [forward(batch[start : start + batch_size]).numpy() for start in range(0, len(batch), batch_size)]
     return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
 
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnnlib.errors import RunError
+from cnnlib.errors import ConfigError, RunError
 from cnnlib.io import atomic_write_json, read_json
+from cnnlib.spec import DEFAULT_VIEWS, InputSpec, spec_for
 
 STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 FINISHED_STATUSES = ("completed", "stopped", "failed", "interrupted")
@@ -143,7 +144,28 @@ class Run:
         return self._read_required(DATA_FILE)
 
     def class_names(self) -> list[str]:
-        return list(self.data_info()["class_names"])
+        """The output classes, in the model's order (from the input spec)."""
+        return list(self.input_spec().class_names)
+
+    def input_spec(self) -> InputSpec:
+        """What the run's model takes and how it answers (``spec.json``).
+
+        Runs trained before ``spec.json`` existed (the bundled demo among them) derive it
+        on read from their model config, train config and class names, the facts it was
+        made of, so old and new runs answer alike.
+        """
+        path = self.path / SPEC_FILE
+        try:
+            if path.exists():
+                return InputSpec.from_dict(read_json(path))
+            config = self.config()
+            train = config.get("train", {})
+            views = train.get("test_views") or (("identity", "mirror") if train.get("tta_flip") else DEFAULT_VIEWS)
+            return spec_for(config["model"]["input_shape"], self.data_info()["class_names"], views)
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise RunError(f"run {self.id!r} is damaged: its input spec cannot be read ({type(exc).__name__})") from exc
+        except ConfigError as exc:
+            raise RunError(f"run {self.id!r} is damaged: {exc}") from exc
 
     def _read_required(self, name: str) -> dict[str, Any]:
         try:
@@ -259,13 +281,6 @@ class Run:
 
     def stop_requested(self) -> bool:
         return (self.path / STOP_FILE).exists()
-
-    def dataset(self) -> Any:
-        """Rebuild the run's dataset (same source, split and input size)."""
-        from cnnlib.data import DataConfig, load_dataset
-
-        data_config = DataConfig.from_dict(self.config()["data"])
-        return load_dataset(data_config)
 
 
 class RunStore:

@@ -6,25 +6,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
 
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from app import exporting, plots, state, ui  # noqa: E402
-from app.cache import load_model  # noqa: E402
-from app.inference import LOW_CONFIDENCE, confidence_band, decode_upload, input_spec  # noqa: E402
-from cnnlib.errors import CnnlibError  # noqa: E402
+from app.cache import load_predictor  # noqa: E402
+from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
+from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
 if run is None:
     st.stop()
 with ui.user_errors():
-    classes = run.class_names()
-    size, channels = input_spec(run)
-st.caption(f"Classes: {', '.join(classes)} · the model sees {size[0]}×{size[1]} {'grayscale' if channels == 1 else 'colour'} images")
+    spec = run.input_spec()
+classes = list(spec.class_names)
+st.caption(f"Classes: {', '.join(classes)} · the model sees {spec.describe()}")
 
 files = st.file_uploader("Upload photos", type=IMAGE_TYPES, accept_multiple_files=True, key="classify_files")
 files = list(files or [])
@@ -32,65 +31,56 @@ if st.toggle("Use the camera", key="classify_camera_on"):
     shot = st.camera_input("Take a photo", key="classify_camera")
     if shot is not None:
         files.append(shot)
+show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
 
-uploads, errors = [], []
-for file in files:
-    try:
-        uploads.append(decode_upload(file.getvalue(), file.name, size, channels))
-    except CnnlibError as exc:
-        errors.append(str(exc))
-for message in errors:
-    st.error(f"🚫 {message}")
-
-if not uploads:
-    if not errors:
-        st.info("Upload one or more photos (jpg, png, webp, bmp, gif) to classify them.")
-else:
-    from cnnlib.explain import explain
+answers, errors = [], []
+if files:
     from cnnlib.explain.overlay import overlay_heatmap
-    from cnnlib.operations import run_tta_flip
-    from cnnlib.predict import predict_probabilities, top_k
+    from cnnlib.inference import answer_uploads
 
     with ui.user_errors():
-        model = load_model(run)
-        probs = predict_probabilities(model, np.stack([u.model_input for u in uploads]), tta_flip=run_tta_flip(run))
-    k = min(5, len(classes))
-    show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
-    rows = []
-    for n, (upload, p) in enumerate(zip(uploads, probs, strict=False)):
-        best = top_k(p, classes, k=k)
-        label, confidence = best[0]["label"], best[0]["confidence"]
-        words, emoji = confidence_band(confidence)
-        rows.append({"file": upload.name, "prediction": label, "confidence": round(confidence, 4),
-                     "band": words, **{f"top{i + 1}": f"{b['label']} ({b['confidence']:.1%})" for i, b in enumerate(best[1:3], 1)}})
-        st.divider()
-        st.markdown(f"#### {emoji} Prediction: **{label}** — {confidence:.1%} ({words})")
-        st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
-        if confidence < LOW_CONFIDENCE:
-            st.warning(f"Low confidence ({confidence:.0%}): the photo may show none of the classes this model knows "
-                       f"({', '.join(classes[:10])}{'…' if len(classes) > 10 else ''}).")
-        c1, c2, c3, c4 = st.columns([2, 1, 3, 2])
-        c1.image(upload.display, caption="your photo", width="stretch")
-        c2.image(ui.display_image(upload.model_input, 96), caption="model's view", width=96)
-        c3.plotly_chart(plots.top_k([b["label"] for b in best], [b["confidence"] for b in best]), key=f"classify_topk_{n}")
-        if show_cam:
-            with c4, ui.user_errors(stop=False):
-                explanation = explain(model, upload.model_input, "gradcam")
-                c4.image(overlay_heatmap(upload.display, explanation.heatmap, 0.45), caption=f"Grad-CAM for {label}", width="stretch")
-    if len(rows) > 1:
-        st.divider()
-        st.subheader("All uploads")
-        table = pd.DataFrame(rows)
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.download_button("⬇️ Download CSV", table.to_csv(index=False).encode(), file_name="predictions.csv", mime="text/csv", key="classify_csv")
+        answers, errors = answer_uploads(load_predictor(run), [(file.name, file.getvalue()) for file in files],
+                                         k=min(5, len(classes)), heatmaps=show_cam, preview_side=DISPLAY_SIDE)
+for message in errors:
+    st.error(f"🚫 {message}")
+if not answers and not errors:
+    st.info(f"Upload one or more photos ({', '.join(IMAGE_TYPES)}) to classify them.")
+
+rows = []
+for n, upload in enumerate(answers):
+    answer = upload.answer
+    rows.append({"file": upload.name, "prediction": answer.label, "confidence": round(answer.confidence, 4),
+                 "band": answer.band,
+                 **{f"top{i + 1}": f"{b['label']} ({b['confidence']:.1%})" for i, b in enumerate(answer.top[1:3], 1)}})
+    st.divider()
+    st.markdown(f"#### {band_emoji(answer.band)} Prediction: **{answer.label}** — {answer.confidence:.1%} ({answer.band})")
+    st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
+    if answer.low_confidence:
+        st.warning(f"Low confidence ({answer.confidence:.0%}): the photo may show none of the classes this model knows "
+                   f"({', '.join(classes[:10])}{'…' if len(classes) > 10 else ''}).")
+    c1, c2, c3, c4 = st.columns([2, 1, 3, 2])
+    c1.image(upload.preview, caption="your photo", width="stretch")
+    c2.image(ui.display_image(upload.pixels, 96), caption="model's view", width=96)
+    c3.plotly_chart(plots.top_k([b["label"] for b in answer.top], [b["confidence"] for b in answer.top]),
+                    key=f"classify_topk_{n}")
+    if answer.heatmap is not None:
+        c4.image(overlay_heatmap(upload.preview, answer.heatmap, 0.45), caption=f"Grad-CAM for {answer.label}",
+                 width="stretch")
+if len(rows) > 1:
+    st.divider()
+    st.subheader("All uploads")
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("⬇️ Download CSV", table.to_csv(index=False).encode(), file_name="predictions.csv",
+                       mime="text/csv", key="classify_csv")
 
 st.divider()
 st.subheader("📦 Export for mobile and edge (TFLite)")
-fmt = st.radio("Format", exporting.FORMATS, horizontal=True, key=state.default("keep_export_fmt", "int8"),
+fmt = st.radio("Format", exporting.FORMATS, horizontal=True, key=state.choose("keep_export_fmt", list(exporting.FORMATS), "tflite-int8"),
                format_func=lambda f: exporting.FORMAT_LABELS[f])
 report = exporting.existing_report(run, fmt)
-if st.button(f"Build and verify {fmt}", key="export_build", type="primary" if report is None else "secondary"):
-    with ui.user_errors(), st.spinner(f"Converting to {fmt} TFLite and checking it against the Keras model…"):
+if st.button(f"Build and verify {exporting.short_name(fmt)}", key="export_build", type="primary" if report is None else "secondary"):
+    with ui.user_errors(), st.spinner(f"Converting to {exporting.short_name(fmt)} TFLite and checking it against the Keras model…"):
         report = exporting.export(run, fmt)
 if report is not None:
     exporting.show_report(report)
@@ -98,7 +88,8 @@ if report is not None:
         tflite_bytes = handle.read()
 c1, c2, c3 = st.columns(3)
 if report is not None:
-    c1.download_button(f"⬇️ {fmt}.tflite ({ui.human_bytes(len(tflite_bytes))})", tflite_bytes, file_name=f"{run.id}-{fmt}.tflite",
+    c1.download_button(f"⬇️ {exporting.short_name(fmt)}.tflite ({ui.human_bytes(len(tflite_bytes))})", tflite_bytes,
+                       file_name=f"{run.id}-{exporting.short_name(fmt)}.tflite",
                        mime="application/octet-stream", key="export_tflite")
 else:
     c1.caption("Build the TFLite file to download it.")

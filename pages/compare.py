@@ -10,9 +10,12 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from app import exporting, plots, ui  # noqa: E402
-from app.cache import load_model, run_evaluation  # noqa: E402
-from app.inference import confidence_band, decode_upload, input_spec  # noqa: E402
+from app.cache import load_predictor, run_evaluation  # noqa: E402
+from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
 from cnnlib.errors import CnnlibError  # noqa: E402
+from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+
+COMPARED_EXPORTS = ("tflite-float32", "tflite-int8")
 
 st.title("⚖️ Compare")
 st.caption("Put 2–4 trained runs side by side on the same test images.")
@@ -56,15 +59,16 @@ for name, run, result in zip(names, runs, results, strict=False):
     row = {"run": name, "dataset": Path(str(info.get("data_source", ""))).name, "architecture": info.get("arch"),
            "accuracy": ev["accuracy"], "macro F1": ev["macro_f1"], "ECE": ev["ece"], "parameters": info.get("params"),
            "training time": ui.human_seconds(info.get("train_seconds"))}
-    for fmt in ("float32", "int8"):
+    for fmt in COMPARED_EXPORTS:
         report = exporting.existing_report(run, fmt)
+        fmt = exporting.short_name(fmt)
         row[f"{fmt} TFLite size"] = ui.human_bytes(report.get("bytes")) if report else "—"
         row[f"{fmt} TFLite accuracy"] = report.get("tflite_accuracy") if report else np.nan
         row[f"{fmt} latency ms"] = report.get("tflite_latency_ms") if report else np.nan
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("accuracy", "macro F1", "ECE", "float32 TFLite accuracy", "int8 TFLite accuracy", "float32 latency ms", "int8 latency ms")})
-missing = [(run, fmt) for run in runs for fmt in ("float32", "int8") if exporting.existing_report(run, fmt) is None]
+missing = [(run, fmt) for run in runs for fmt in COMPARED_EXPORTS if exporting.existing_report(run, fmt) is None]
 if missing and st.button(f"Build the missing TFLite exports ({len(missing)})", key="compare_export"):
     with ui.user_errors(), st.spinner("Converting and verifying…"):
         for run, fmt in missing:
@@ -114,25 +118,24 @@ if same_test:
             st.caption(f"true **{classes[labels[index]]}** — {answers}")
 
 st.subheader("Try a photo on every model")
-upload = st.file_uploader("An image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"], key="compare_upload")
+upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+                          key="compare_upload")
 if upload is not None:
-    from cnnlib.explain import explain
     from cnnlib.explain.overlay import overlay_heatmap
-    from cnnlib.operations import run_tta_flip
-    from cnnlib.predict import predict_probabilities, top_k
+    from cnnlib.inference import answer_uploads
 
     for column, name, run in zip(st.columns(len(runs)), names, runs, strict=False):
         with column:
             try:
-                size, channels = input_spec(run)
-                decoded = decode_upload(upload.getvalue(), upload.name, size, channels)
-                model = load_model(run)
-                probs = predict_probabilities(model, decoded.model_input, tta_flip=run_tta_flip(run))[0]
-                best = top_k(probs, run.class_names(), k=3)
-                words, emoji = confidence_band(best[0]["confidence"])
-                st.markdown(f"**{name}**  \n{emoji} **{best[0]['label']}** {best[0]['confidence']:.1%} ({words})")
-                cam = explain(model, decoded.model_input, "gradcam")
-                st.image(overlay_heatmap(decoded.display, cam.heatmap, 0.45), caption="Grad-CAM", width=260)
-                st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in best[1:]))
+                answers, errors = answer_uploads(load_predictor(run), [(upload.name, upload.getvalue())], k=3,
+                                                 preview_side=DISPLAY_SIDE)
             except CnnlibError as exc:
-                st.error(f"🚫 {exc}")
+                answers, errors = [], [str(exc)]
+            for message in errors:
+                st.error(f"🚫 {message}")
+            for shown in answers:
+                answer = shown.answer
+                st.markdown(f"**{name}**  \n{band_emoji(answer.band)} **{answer.label}** {answer.confidence:.1%} "
+                            f"({answer.band})")
+                st.image(overlay_heatmap(shown.preview, answer.heatmap, 0.45), caption="Grad-CAM", width=260)
+                st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in answer.top[1:]))

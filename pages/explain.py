@@ -9,10 +9,11 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402
-from app.cache import load_model, run_dataset  # noqa: E402
-from app.inference import decode_upload, input_spec  # noqa: E402
+from app.cache import load_predictor, run_dataset  # noqa: E402
+from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
-METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "saliency": "Saliency"}
+#: The page's title for each of the core's explanation methods.
+METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "saliency": "Saliency"}
 
 st.title("🔍 Explain")
 st.caption("Where does the model look? Four explanation methods on the same image, and the feature maps inside.")
@@ -21,18 +22,22 @@ if run is None:
     st.stop()
 
 with ui.user_errors():
-    model = load_model(run)
-    classes = run.class_names()
-    size, channels = input_spec(run)
+    predictor = load_predictor(run)
+model, spec = predictor.classifier, predictor.spec
+classes = list(spec.class_names)
+st.caption(f"The model sees {spec.describe()}.")
 
 source = st.radio("Image", ("From the test split", "Upload"), horizontal=True, key=state.default("keep_explain_source", "From the test split"))
 image = None
 true_label = None
 if source == "Upload":
-    upload = st.file_uploader("An image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"], key="explain_upload")
+    upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+                              key="explain_upload")
     if upload is not None:
+        from cnnlib.inference import decode_upload
+
         with ui.user_errors():
-            image = decode_upload(upload.getvalue(), upload.name, size, channels).model_input
+            image = decode_upload(upload.getvalue(), upload.name, spec)[0]
 else:
     with ui.user_errors():
         test = run_dataset(run).split("test")
@@ -44,26 +49,25 @@ if image is None:
     st.info("Upload an image to explain.")
     st.stop()
 
-from cnnlib.explain import conv_layer_names, explain, feature_maps  # noqa: E402
+from cnnlib.explain import METHODS, conv_layer_names, explain, feature_maps  # noqa: E402
 from cnnlib.explain.graph import resolve_layer  # noqa: E402
-from cnnlib.operations import run_tta_flip  # noqa: E402
-from cnnlib.predict import predict_probabilities, top_k  # noqa: E402
 
 with ui.user_errors():
-    probs = predict_probabilities(model, image, tta_flip=run_tta_flip(run))[0]
-best = top_k(probs, classes, k=min(3, len(classes)))
+    best = predictor.answer(image, k=3)[0].top
 c1, c2, c3 = st.columns([1, 2, 2])
 c1.image(ui.display_image(image, 160), caption="model input" + (f" · true: {true_label}" if true_label else ""), width=160)
 c2.markdown("**Prediction**  \n" + "  \n".join(f"{i + 1}. **{b['label']}** — {b['confidence']:.1%}" for i, b in enumerate(best)))
 target_name = c3.selectbox("Explain the class", ["predicted"] + classes, key=state.choose("keep_explain_target", ["predicted"] + classes, "predicted"))
 alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("keep_explain_alpha", 0.45))
-target = None if target_name == "predicted" else classes.index(target_name)
+# "predicted" means the run's answer (test-time views included), which the heatmaps then explain.
+target = classes.index(best[0]["label"] if target_name == "predicted" else target_name)
 
-columns = st.columns(len(METHODS))
-for column, (method, title) in zip(columns, METHODS.items(), strict=False):
+shown_methods = [method for method in METHODS if method in METHOD_TITLES]
+for column, method in zip(st.columns(len(shown_methods)), shown_methods, strict=True):
+    title = METHOD_TITLES[method]
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)
-        column.image(explanation.overlay(alpha), caption=f"{title} · {target_name if target is not None else classes[explanation.label]}",
+        column.image(explanation.overlay(alpha), caption=f"{title} · {classes[target]}",
                      width="stretch")
 
 with ui.user_errors():

@@ -1,7 +1,8 @@
-"""Run-level operations: exports of a test-time-flip run predict what the app predicts."""
+"""Run-level operations: a run with test-time views answers alike in predict, evaluate, the app and exports."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,20 @@ from cnnlib.predict import predict_probabilities
 from cnnlib.training import TrainConfig, train
 
 
-def test_tta_flip_run_exports_carry_the_flip_averaging(tmp_path: Path) -> None:
+def test_mirror_view_run_exports_carry_the_view_averaging(tmp_path: Path) -> None:
+    from cnnlib.inference import load_predictor
+
     result = train(DataConfig(source="digits"), {"arch": "cifar_fast"},
-                   TrainConfig(epochs=3, tta_flip=True, tensorboard=False), runs_dir=tmp_path, name="tta")
+                   TrainConfig(epochs=3, test_views=("identity", "mirror"), tensorboard=False), runs_dir=tmp_path,
+                   name="tta")
     run = open_run(result.run_id, tmp_path)
-    model = run.load_model()
+    assert json.loads((run.path / "spec.json").read_text())["views"] == ["identity", "mirror"]
+    predictor = load_predictor(run)
     test = load_dataset(DataConfig(source="digits")).test
-    app_probs = predict_probabilities(model, test.images, tta_flip=True)
-    plain_probs = predict_probabilities(model, test.images)
-    assert not np.allclose(app_probs, plain_probs)  # the flip really changes the answers
+    app_probs = predictor.probabilities(test.images)
+    plain_probs = predict_probabilities(predictor.classifier, test.images)
+    assert not np.allclose(app_probs, plain_probs)  # the mirror view really changes the answers
+    assert run.evaluation("test")["views"] == ["identity", "mirror"]
 
     report = export_run(result.run_id, "tflite-float32", runs_dir=tmp_path)
     assert report["keras_accuracy"] == pytest.approx(result.test_accuracy, abs=1e-9)
@@ -35,3 +41,22 @@ def test_tta_flip_run_exports_carry_the_flip_averaging(tmp_path: Path) -> None:
     Image.fromarray(test.images[0][..., 0]).save(image)
     top = predict_files(result.run_id, [str(image)], top_k=1, runs_dir=tmp_path)[0]["top"][0]
     assert top["confidence"] == pytest.approx(float(app_probs[0].max()), abs=1e-5)
+
+
+def test_exporting_a_bundled_run_writes_to_the_store_and_says_where(tmp_path: Path) -> None:
+    from cnnlib.runs import RunStore
+
+    store = RunStore(tmp_path)
+    bundled = [info for info in store.list() if info.get("bundled")]
+    if not bundled:
+        pytest.skip("no bundled run")
+    run = store.get(bundled[0]["id"])
+    before = sorted(p.name for p in run.exports_dir.iterdir()) if run.exports_dir.exists() else []
+    report = export_run(run.id, "savedmodel", runs_dir=tmp_path)
+    target = tmp_path / ".exports" / run.id / "savedmodel"
+    assert Path(report["path"]) == target and (target / "saved_model.pb").exists()
+    assert str(target) in report["note"] and "read-only" in report["note"]
+    assert (tmp_path / ".exports" / run.id / "savedmodel.json").exists()
+    after = sorted(p.name for p in run.exports_dir.iterdir()) if run.exports_dir.exists() else []
+    assert after == before, "a bundled run must never be written"
+    assert [info["id"] for info in store.list() if not info.get("bundled")] == []  # .exports is not a run

@@ -1,35 +1,11 @@
-"""Test-time flip augmentation: one setting (TrainConfig.tta_flip) used by predict, evaluate and the CLI."""
+"""Test-time flip augmentation as a training setting (the inference model is tested in test_inference.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from cnnlib.errors import ConfigError
 from cnnlib.training import TrainConfig
-
-
-def _tiny_model():  # type: ignore[no-untyped-def]
-    from cnnlib.models import ModelConfig, build_model
-
-    return build_model(ModelConfig(arch="simple_cnn", num_classes=3, input_shape=(18, 18, 3)))
-
-
-def test_tta_flip_averages_image_and_mirror() -> None:
-    from cnnlib.predict import predict_probabilities
-
-    model = _tiny_model()
-    images = np.random.default_rng(0).integers(0, 256, (5, 18, 18, 3), dtype=np.uint8)
-    plain = predict_probabilities(model, images)
-    mirrored = predict_probabilities(model, images[:, :, ::-1])
-    both = predict_probabilities(model, images, batch_size=2, tta_flip=True)
-    np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-6)
-    np.testing.assert_allclose(both.sum(axis=1), 1.0, atol=1e-5)
-    # a mirror-symmetric input gives the same answer with or without TTA
-    symmetric = np.concatenate([images[:, :, :9], images[:, :, :9][:, :, ::-1]], axis=2)
-    np.testing.assert_allclose(
-        predict_probabilities(model, symmetric, tta_flip=True), predict_probabilities(model, symmetric), atol=1e-6
-    )
 
 
 def test_train_config_tta_flip_is_a_saved_bool() -> None:

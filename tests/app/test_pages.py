@@ -172,7 +172,7 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
 
 def test_classify_export_int8(trained_runs: list[Path]) -> None:
     at = page("classify").run()
-    at.radio(key="keep_export_fmt").set_value("int8").run()
+    at.radio(key="keep_export_fmt").set_value("tflite-int8").run()
     at.button(key="export_build").click().run()
     no_exception(at)
     assert not errors(at)
@@ -246,7 +246,7 @@ def test_bundled_run_is_listed_read_only_and_exports_elsewhere(trained_runs: lis
         at.run()
         no_exception(at)
         assert "bundled" in at.selectbox(key="keep_run").format_func(str(bundled))
-        at.radio(key="keep_export_fmt").set_value("float32").run()
+        at.radio(key="keep_export_fmt").set_value("tflite-float32").run()
         at.button(key="export_build").click().run()
         no_exception(at)
         assert not errors(at)

@@ -1,0 +1,238 @@
+"""One inference model per run: the model that answers exactly like every page and export.
+
+A run's trained classifier sees one image. What a run *answers* can be more: the average
+over its test-time views (the image and its mirror), and later a calibration temperature
+and an out-of-distribution score. ``inference_model`` builds that answer as one Keras
+model from the run's ``InputSpec``; the CLI's predict/evaluate/explain, every app page,
+the warm-up and every export use it, so nobody passes view flags around, and a phone
+running the ``.tflite`` answers as the page did.
+
+``Predictor`` bundles what a caller needs for one run: the spec (what the model takes),
+the classifier (whose layers the explanations read) and the inference model (whose
+probabilities are the answer). ``answer_upload`` is the one path from an uploaded file to
+what Classify and Compare show: decoded pixels, top classes, a confidence band and a
+Grad-CAM heatmap of the answered class.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cnnlib.errors import CnnlibError, DataError
+from cnnlib.runs import Run
+from cnnlib.spec import InputSpec
+
+#: Confidence bands, highest first: (lowest top-1 confidence, words).
+BANDS = ((0.90, "very confident"), (0.70, "fairly sure"), (0.50, "leaning towards it"), (0.00, "unsure"))
+#: Below this top-1 confidence the answer comes with a warning.
+LOW_CONFIDENCE = 0.5
+
+
+def confidence_band(confidence: float) -> str:
+    """The band of a top-1 confidence in words: ``0.93`` -> ``"very confident"``."""
+    for lowest, words in BANDS:
+        if confidence >= lowest:
+            return words
+    return BANDS[-1][1]
+
+
+def _stack_views(views: tuple[str, ...]) -> Any:
+    def stack(batch: Any) -> Any:
+        import keras
+
+        mirrored = keras.ops.flip(batch, axis=2)  # axis 2 is the width of (N, H, W, C)
+        return keras.ops.concatenate([batch if view == "identity" else mirrored for view in views], axis=0)
+
+    return stack
+
+
+def _average_views(count: int) -> Any:
+    def average(probabilities: Any) -> Any:
+        import keras
+
+        classes = probabilities.shape[-1]
+        return keras.ops.mean(keras.ops.reshape(probabilities, (count, -1, classes)), axis=0)
+
+    return average
+
+
+def inference_model(classifier: Any, spec: InputSpec) -> Any:
+    """The run's answer as one Keras model: ``classifier`` averaged over ``spec.views``.
+
+    All views go through the classifier as one batch (one call, not one per view),
+    which is what a one-photo request on the app pays for. With the single
+    ``identity`` view the classifier itself is the inference model.
+
+    Args:
+        classifier: The trained Keras classifier (raw 0-255 pixels in, softmax out).
+        spec: The run's input spec; its shape must match the classifier's input.
+
+    Returns:
+        A Keras model from ``(N, H, W, C)`` pixels to ``(N, num_classes)`` probabilities.
+
+    Raises:
+        DataError: The classifier's input or output does not match the spec.
+    """
+    import keras
+
+    from cnnlib.predict import model_input_shape
+
+    if model_input_shape(classifier) != spec.shape or int(classifier.output_shape[-1]) != spec.num_classes:
+        raise DataError(
+            f"the model does not match its run's input spec ({spec.describe()}). "
+            f"Received: input={model_input_shape(classifier)}, classes={int(classifier.output_shape[-1])}"
+        )
+    if spec.views == ("identity",):
+        return classifier
+    inputs = keras.Input(spec.shape, name="image")
+    stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
+    averaged = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(classifier(stacked))
+    return keras.Model(inputs, averaged, name=f"{classifier.name}_inference")
+
+
+@dataclass
+class Answer:
+    """What a run answers for one image.
+
+    Attributes:
+        probabilities: ``(num_classes,)`` answer probabilities (test-time views included).
+        top: ``[{"label", "confidence"}, ...]`` highest first.
+        band: ``confidence_band`` of the top-1 confidence.
+        heatmap: Grad-CAM ``(H, W)`` in [0, 1] of the answered class, when asked for.
+    """
+
+    probabilities: np.ndarray
+    top: list[dict[str, Any]]
+    band: str
+    heatmap: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        return str(self.top[0]["label"])
+
+    @property
+    def confidence(self) -> float:
+        return float(self.top[0]["confidence"])
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence < LOW_CONFIDENCE
+
+
+@dataclass
+class Predictor:
+    """A run's model, ready to answer.
+
+    Attributes:
+        spec: What the model takes (size, channels, classes, views).
+        classifier: The trained model; explanations read its layers.
+        model: The inference model (``inference_model``); its probabilities are the answer.
+    """
+
+    spec: InputSpec
+    classifier: Any
+    model: Any
+
+    def probabilities(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """``(N, num_classes)`` answer probabilities of ``(N, H, W, C)`` images (or one image)."""
+        from cnnlib.predict import predict_probabilities
+
+        return predict_probabilities(self.model, images, batch_size=batch_size)
+
+    def answer(self, images: np.ndarray, k: int = 3, heatmaps: bool = False) -> list[Answer]:
+        """Top ``k`` classes, band and (optionally) a Grad-CAM heatmap for each image."""
+        from cnnlib.predict import top_k
+
+        batch = np.asarray(images)
+        batch = batch[None] if batch.ndim == 3 else batch
+        answers = []
+        for image, row in zip(batch, self.probabilities(batch), strict=True):
+            top = top_k(row, list(self.spec.class_names), min(k, self.spec.num_classes))
+            heatmap = self.heatmap(image, self.spec.class_names.index(top[0]["label"])) if heatmaps else None
+            answers.append(Answer(probabilities=row, top=top, band=confidence_band(top[0]["confidence"]),
+                                  heatmap=heatmap))
+        return answers
+
+    def heatmap(self, image: np.ndarray, target_class: int) -> np.ndarray:
+        """Grad-CAM of ``target_class`` on one image, through the classifier's layers."""
+        from cnnlib.explain import explain
+
+        return explain(self.classifier, image, "gradcam", target_class=target_class).heatmap
+
+
+def predictor_for(run: Run, classifier: Any) -> Predictor:
+    """The ``Predictor`` of ``run`` around an already loaded classifier."""
+    spec = run.input_spec()
+    return Predictor(spec=spec, classifier=classifier, model=inference_model(classifier, spec))
+
+
+def load_predictor(run: Run) -> Predictor:
+    """Load ``run``'s best model and wrap it as the run answers."""
+    return predictor_for(run, run.load_model())
+
+
+@dataclass
+class UploadAnswer:
+    """One uploaded file as Classify and Compare show it.
+
+    Attributes:
+        name: The file's name.
+        pixels: The model's view: ``(H, W, C)`` uint8 at the spec's size.
+        preview: A display copy of the photo, at most ``preview_side`` on its long side.
+        original_size: ``(width, height)`` of the decoded photo.
+        answer: The run's answer (with the Grad-CAM heatmap when asked for).
+    """
+
+    name: str
+    pixels: np.ndarray
+    preview: np.ndarray
+    original_size: tuple[int, int]
+    answer: Answer
+
+
+def decode_upload(data: bytes, name: str, spec: InputSpec, preview_side: int = 384) -> tuple[np.ndarray, np.ndarray,
+                                                                                               tuple[int, int]]:
+    """Decode an uploaded file as training did: ``(pixels, preview, (width, height))``.
+
+    Raises:
+        DataError: Empty, corrupt, truncated, not an image, or too many pixels (names the file).
+    """
+    from cnnlib.images import load_image_with_preview
+
+    if not data:
+        raise DataError(f"{name!r} is empty; expected an image file (jpg, png, webp, bmp, gif). Received: 0 bytes")
+    stream = io.BytesIO(data)
+    stream.name = name  # the decoder names the file in its error messages
+    decoded = load_image_with_preview(stream, spec.size, spec.channels, preview_side)
+    return decoded.pixels, np.asarray(decoded.preview), (decoded.info.width, decoded.info.height)
+
+
+def answer_uploads(predictor: Predictor, files: list[tuple[str, bytes]], k: int = 3, heatmaps: bool = True,
+                   preview_side: int = 384) -> tuple[list[UploadAnswer], list[str]]:
+    """Decode, answer and explain uploaded files; a file that cannot be read becomes an error line.
+
+    Args:
+        predictor: The run's ``Predictor``.
+        files: ``(name, bytes)`` per upload.
+        k: How many classes each answer lists.
+        heatmaps: Add the Grad-CAM heatmap of each answered class.
+        preview_side: Longest side of the display copies.
+
+    Returns:
+        The answers of the readable files, in order, and one error sentence per unreadable file.
+    """
+    decoded, errors = [], []
+    for name, data in files:
+        try:
+            decoded.append((name, *decode_upload(data, name, predictor.spec, preview_side)))
+        except CnnlibError as exc:
+            errors.append(str(exc))
+    if not decoded:
+        return [], errors
+    answers = predictor.answer(np.stack([item[1] for item in decoded]), k=k, heatmaps=heatmaps)
+    return [UploadAnswer(name=name, pixels=pixels, preview=preview, original_size=size, answer=answer)
+            for (name, pixels, preview, size), answer in zip(decoded, answers, strict=True)], errors

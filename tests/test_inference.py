@@ -1,0 +1,150 @@
+"""One inference model per run: test-time views inside, the same answer everywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlib.errors import ConfigError, DataError, RunError
+from cnnlib.inference import Predictor, answer_uploads, confidence_band, decode_upload, inference_model
+from cnnlib.predict import predict_probabilities
+from cnnlib.runs import RunStore, bundled_runs_dir
+from cnnlib.spec import InputSpec, check_image_size, spec_for
+
+CLASSES = ("a", "b", "c")
+
+
+def _tiny_model():  # type: ignore[no-untyped-def]
+    from cnnlib.models import ModelConfig, build_model
+
+    return build_model(ModelConfig(arch="simple_cnn", num_classes=3, input_shape=(18, 18, 3)))
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_views_model_averages_image_and_mirror() -> None:
+    classifier = _tiny_model()
+    model = inference_model(classifier, spec_for((18, 18, 3), CLASSES, ("identity", "mirror")))
+    images = np.random.default_rng(0).integers(0, 256, (5, 18, 18, 3), dtype=np.uint8)
+    plain = predict_probabilities(classifier, images)
+    mirrored = predict_probabilities(classifier, images[:, :, ::-1])
+    both = predict_probabilities(model, images, batch_size=2)
+    np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-6)
+    np.testing.assert_allclose(both.sum(axis=1), 1.0, atol=1e-5)
+    # a mirror-symmetric input gives the same answer with or without the mirror view
+    symmetric = np.concatenate([images[:, :, :9], images[:, :, :9][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(predict_probabilities(model, symmetric), predict_probabilities(classifier, symmetric),
+                               atol=1e-6)
+
+
+def test_single_view_is_the_classifier_and_a_mismatch_is_refused() -> None:
+    classifier = _tiny_model()
+    assert inference_model(classifier, spec_for((18, 18, 3), CLASSES)) is classifier
+    with pytest.raises(DataError, match="does not match its run's input spec"):
+        inference_model(classifier, spec_for((32, 32, 3), CLASSES))
+    with pytest.raises(DataError, match="classes=3"):
+        inference_model(classifier, spec_for((18, 18, 3), ("a", "b")))
+
+
+def test_input_spec_validates_and_round_trips() -> None:
+    spec = spec_for((32, 24, 1), CLASSES, ("identity", "mirror"))
+    assert InputSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec.size == (32, 24) and spec.shape == (32, 24, 1)
+    assert spec.describe() == "3 classes of 32×24 grey images"
+    with pytest.raises(ConfigError, match="unknown input spec keys"):
+        InputSpec.from_dict({**spec.to_dict(), "tta": True})
+    with pytest.raises(ConfigError, match="must start with 'identity'"):
+        spec_for((32, 32, 3), CLASSES, ("mirror",))
+    with pytest.raises(ConfigError, match="4 to 1024 pixels"):
+        check_image_size((2, 32))
+    with pytest.raises(ConfigError, match="Received: image_size='big'"):
+        check_image_size("big")
+    assert check_image_size(64) == (64, 64)
+
+
+def test_answers_bands_and_uploads() -> None:
+    classifier = _tiny_model()
+    spec = spec_for((18, 18, 3), CLASSES, ("identity", "mirror"))
+    predictor = Predictor(spec=spec, classifier=classifier, model=inference_model(classifier, spec))
+    photo = np.random.default_rng(1).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    answers, errors = answer_uploads(predictor, [("ok.png", _png(photo)), ("bad.png", b"not a picture"),
+                                                 ("empty.png", b"")], k=2)
+    assert len(answers) == 1 and len(errors) == 2
+    assert any("bad.png" in message for message in errors) and any("empty.png" in message for message in errors)
+    shown = answers[0]
+    pixels, preview, size = decode_upload(_png(photo), "ok.png", spec)
+    np.testing.assert_array_equal(shown.pixels, pixels)
+    assert shown.original_size == size == (60, 40) and preview.shape == shown.preview.shape
+    expected = predict_probabilities(predictor.model, pixels)[0]
+    np.testing.assert_allclose(shown.answer.probabilities, expected, atol=1e-6)
+    assert shown.answer.label == CLASSES[int(expected.argmax())] and len(shown.answer.top) == 2
+    assert shown.answer.band == confidence_band(float(expected.max()))
+    assert shown.answer.heatmap.shape == (18, 18)
+    assert (confidence_band(0.95), confidence_band(0.75), confidence_band(0.55), confidence_band(0.1)) == (
+        "very confident", "fairly sure", "leaning towards it", "unsure")
+
+
+def _bundled_run():  # type: ignore[no-untyped-def]
+    runs = [info for info in RunStore("/nonexistent-store").list() if info.get("bundled")]
+    if not runs:
+        pytest.skip(f"no bundled run in {bundled_runs_dir()}")
+    return RunStore("/nonexistent-store").get(runs[0]["id"])
+
+
+def test_old_runs_migrate_their_spec_on_read() -> None:
+    run = _bundled_run()  # trained before spec.json existed, with tta_flip: true
+    assert not (run.path / "spec.json").exists()
+    spec = run.input_spec()
+    assert spec.views == ("identity", "mirror") and spec.shape == (32, 32, 3)
+    assert spec.class_names == tuple(run.data_info()["class_names"])
+    from cnnlib.inference import load_predictor
+
+    predictor = load_predictor(run)
+    images = np.random.default_rng(2).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    plain = predict_probabilities(predictor.classifier, images)
+    mirrored = predict_probabilities(predictor.classifier, images[:, :, ::-1])
+    np.testing.assert_allclose(predictor.probabilities(images), (plain + mirrored) / 2, atol=1e-5)
+
+
+def test_a_damaged_spec_is_a_run_error(tmp_path: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(_bundled_run().path, run_dir, ignore=shutil.ignore_patterns("*.keras", "exports", "evaluation"))
+    (run_dir / "spec.json").write_text('{"height": 32, "width": 32, "channels": 5, "class_names": ["a", "b"]}')
+    with pytest.raises(RunError, match="damaged"):
+        RunStore(tmp_path).get(str(run_dir)).input_spec()
+
+
+def _phone_photo(path: Path) -> bytes:
+    """A large JPEG stored sideways with EXIF orientation 6, as phones write them."""
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((1500, 2000, 3)) * 255).astype(np.uint8)
+    pixels[:, :1000] = [200, 30, 30]  # a left half that must end up on top after rotation
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def test_upload_pixels_equal_the_training_decode(tmp_path: Path) -> None:
+    from cnnlib.images import load_image
+
+    path = tmp_path / "phone.jpg"
+    data = _phone_photo(path)
+    for shape in ((32, 32, 3), (64, 48, 1)):
+        pixels, preview, size = decode_upload(data, "phone.jpg", spec_for(shape, CLASSES), preview_side=384)
+        np.testing.assert_array_equal(pixels, load_image(path, shape[:2], shape[2]))
+    assert size == (1500, 2000)  # width, height after the EXIF rotation
+    assert max(preview.shape[:2]) <= 384
+    assert preview.shape[0] > preview.shape[1]  # portrait, as the phone showed it

@@ -29,9 +29,19 @@ def _load_predictor(run_path: str, model_path: str, model_mtime: float, spec_mti
 
 
 def load_predictor(run: Run) -> Any:
-    """The run's ``cnnlib.inference.Predictor`` (spec, classifier, inference model), loaded once per file version."""
+    """The run's ``cnnlib.inference.Predictor`` (spec, classifier, inference model), loaded once per file version.
+
+    A finished run trained before calibration existed fits its temperature first (once; it is
+    saved in its spec, whose modification time is part of the cache key).
+    """
+    if run.status != "running" and not run.read_only and run.input_spec().temperature is None:
+        from cnnlib.operations import ensure_calibrated
+
+        with st.spinner("Calibrating this model's confidence on its validation images (once)…"):
+            ensure_calibrated(run)
     path = run.best_model_path()
     return _load_predictor(str(run.path), str(path), path.stat().st_mtime, _mtime(run, SPEC_FILE))
+
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the run's dataset…")

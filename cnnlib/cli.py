@@ -257,7 +257,8 @@ def _cmd_train(args: argparse.Namespace) -> Any:
     schedule = args.schedule or recipe.get("schedule") or ("onecycle" if args.time_budget else "constant")
     augment = args.augment if args.augment is not None else tuple(recipe.get("augment", ()))
     label_smoothing = args.label_smoothing if args.label_smoothing is not None else recipe.get("label_smoothing", 0.0)
-    tta_flip = args.tta_flip if args.tta_flip is not None else bool(recipe.get("tta_flip", False))
+    test_views = (("identity", "mirror") if args.tta_flip else ("identity",)) if args.tta_flip is not None \
+        else tuple(recipe.get("test_views", ("identity",)))
     progressive_resize = (args.progressive_resize if args.progressive_resize is not None
                           else tuple(recipe.get("progressive_resize", ())))
     default_lr = recipe.get("lr", 1e-3) if args.optimizer == "adam" else 0.05 if args.optimizer == "sgd" else 1e-3
@@ -268,7 +269,7 @@ def _cmd_train(args: argparse.Namespace) -> Any:
         epochs=args.epochs if args.epochs is not None else 10, batch_size=args.batch_size, optimizer=args.optimizer,
         lr=lr, weight_decay=weight_decay, momentum=args.momentum, schedule=schedule,
         progressive_resize=progressive_resize,
-        warmup_epochs=args.warmup_epochs, label_smoothing=label_smoothing, augment=augment, tta_flip=tta_flip,
+        warmup_epochs=args.warmup_epochs, label_smoothing=label_smoothing, augment=augment, test_views=test_views,
         early_stopping=args.early_stopping, reduce_lr_patience=args.reduce_lr_patience, seed=args.seed,
         mixed_precision=args.mixed_precision, xla=args.xla, grad_accum=args.grad_accum,
         time_budget_minutes=args.time_budget, tensorboard=not args.no_tensorboard,

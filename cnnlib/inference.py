@@ -17,7 +17,7 @@ Grad-CAM heatmap of the answered class.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,25 +51,64 @@ def _stack_views(views: tuple[str, ...]) -> Any:
 
 
 def _average_views(count: int) -> Any:
-    def average(probabilities: Any) -> Any:
+    def average(logits: Any) -> Any:
         import keras
 
-        classes = probabilities.shape[-1]
-        return keras.ops.mean(keras.ops.reshape(probabilities, (count, -1, classes)), axis=0)
+        classes = logits.shape[-1]
+        return keras.ops.mean(keras.ops.reshape(logits, (count, -1, classes)), axis=0)
 
     return average
 
 
-def inference_model(classifier: Any, spec: InputSpec) -> Any:
-    """The run's answer as one Keras model: ``classifier`` averaged over ``spec.views``.
+def logits_model(classifier: Any) -> Any:
+    """The classifier up to its logits: its final softmax ``predictions`` layer, made linear.
+
+    Every registry model ends in ``Dense(num_classes, softmax, name="predictions")``; the
+    copy here has the same weights and no activation, and shares every other layer.
+
+    Raises:
+        DataError: The classifier does not end in such a layer.
+    """
+    import keras
+
+    try:
+        head = classifier.get_layer("predictions")
+    except ValueError:
+        head = None
+    if not isinstance(head, keras.layers.Dense) or getattr(head.activation, "__name__", "") != "softmax":
+        raise DataError("the model must end in the registry's softmax Dense layer named 'predictions'. "
+                        f"Received: last layer {classifier.layers[-1].name!r}")
+    linear = keras.layers.Dense(head.units, name="logits", dtype="float32")
+    logits = linear(head.input)
+    linear.set_weights(head.get_weights())
+    return keras.Model(classifier.inputs, logits, name=f"{classifier.name}_logits")
+
+
+def _views_logits_model(classifier: Any, spec: InputSpec) -> tuple[Any, Any]:
+    """``(inputs, logits of every view stacked on the batch axis)``, symbolic."""
+    import keras
+
+    inputs = keras.Input(spec.shape, name="image")
+    stacked = inputs
+    if spec.views != ("identity",):
+        stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
+    return inputs, logits_model(classifier)(stacked)
+
+
+def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -> Any:
+    """The run's answer as one Keras model: ``softmax(mean over views of logits / T)``.
 
     All views go through the classifier as one batch (one call, not one per view),
-    which is what a one-photo request on the app pays for. With the single
-    ``identity`` view the classifier itself is the inference model.
+    which is what a one-photo request on the app pays for. Their logits are averaged, and
+    the spec's temperature, when fitted, scales that average before the softmax
+    (``cnnlib.calibration``), so calibration never changes which class is answered. Every
+    op is linear up to the softmax, which int8 exports quantize well. With the single
+    ``identity`` view and no temperature the classifier itself is the inference model.
 
     Args:
         classifier: The trained Keras classifier (raw 0-255 pixels in, softmax out).
         spec: The run's input spec; its shape must match the classifier's input.
+        calibrated: Apply the spec's temperature (False gives the uncalibrated answer).
 
     Returns:
         A Keras model from ``(N, H, W, C)`` pixels to ``(N, num_classes)`` probabilities.
@@ -79,6 +118,20 @@ def inference_model(classifier: Any, spec: InputSpec) -> Any:
     """
     import keras
 
+    _check_matches(classifier, spec)
+    temperature = spec.temperature if calibrated else None
+    if spec.views == ("identity",) and temperature is None:
+        return classifier
+    inputs, logits = _views_logits_model(classifier, spec)
+    if spec.views != ("identity",):
+        logits = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(logits)
+    if temperature is not None:
+        logits = keras.layers.Rescaling(1.0 / temperature, name="calibration")(logits)
+    answer = keras.layers.Softmax(name="answer")(logits)
+    return keras.Model(inputs, answer, name=f"{classifier.name}_inference")
+
+
+def _check_matches(classifier: Any, spec: InputSpec) -> None:
     from cnnlib.predict import model_input_shape
 
     if model_input_shape(classifier) != spec.shape or int(classifier.output_shape[-1]) != spec.num_classes:
@@ -86,12 +139,6 @@ def inference_model(classifier: Any, spec: InputSpec) -> Any:
             f"the model does not match its run's input spec ({spec.describe()}). "
             f"Received: input={model_input_shape(classifier)}, classes={int(classifier.output_shape[-1])}"
         )
-    if spec.views == ("identity",):
-        return classifier
-    inputs = keras.Input(spec.shape, name="image")
-    stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
-    averaged = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(classifier(stacked))
-    return keras.Model(inputs, averaged, name=f"{classifier.name}_inference")
 
 
 @dataclass
@@ -128,7 +175,7 @@ class Predictor:
     """A run's model, ready to answer.
 
     Attributes:
-        spec: What the model takes (size, channels, classes, views).
+        spec: What the model takes (size, channels, classes, views, temperature).
         classifier: The trained model; explanations read its layers.
         model: The inference model (``inference_model``); its probabilities are the answer.
     """
@@ -136,12 +183,36 @@ class Predictor:
     spec: InputSpec
     classifier: Any
     model: Any
+    _views_logits: Any = field(default=None, repr=False)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the answer's confidence is calibrated (a temperature was fitted)."""
+        return self.spec.temperature is not None
 
     def probabilities(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """``(N, num_classes)`` answer probabilities of ``(N, H, W, C)`` images (or one image)."""
         from cnnlib.predict import predict_probabilities
 
         return predict_probabilities(self.model, images, batch_size=batch_size)
+
+    def view_logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """``(views, N, num_classes)`` logits of each test-time view (what calibration is fitted on)."""
+        import keras
+
+        from cnnlib.predict import predict_probabilities
+
+        if self._views_logits is None:
+            _check_matches(self.classifier, self.spec)
+            self._views_logits = keras.Model(*_views_logits_model(self.classifier, self.spec))
+        views = len(self.spec.views)
+        batch = np.asarray(images)
+        batch = batch[None] if batch.ndim == 3 else batch
+        # predict_probabilities is the compiled forward pass; here it returns the logits.
+        parts = [predict_probabilities(self._views_logits, batch[start : start + batch_size])
+                 for start in range(0, len(batch), batch_size)]
+        rows = [part.reshape(views, -1, self.spec.num_classes) for part in parts]
+        return np.concatenate(rows, axis=1) if rows else np.zeros((views, 0, self.spec.num_classes), np.float32)
 
     def answer(self, images: np.ndarray, k: int = 3, heatmaps: bool = False) -> list[Answer]:
         """Top ``k`` classes, band and (optionally) a Grad-CAM heatmap for each image."""

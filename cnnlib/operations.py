@@ -19,7 +19,7 @@ import numpy as np
 from cnnlib.data.config import SPLITS
 from cnnlib.errors import ConfigError, DataError, RunError
 from cnnlib.io import atomic_write_bytes, atomic_write_json, read_json
-from cnnlib.runs import Run, RunStore
+from cnnlib.runs import SPEC_FILE, Run, RunStore
 
 EXPORT_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "savedmodel")
 EXPLAIN_METHODS = ("gradcam", "gradcam++", "scorecam", "saliency")
@@ -75,7 +75,8 @@ def evaluate_loaded(run: Run, model: Any, dataset: Any, split: str = "test", sou
 
 def _evaluate(run: Run, model: Any, dataset: Any, split: str, source: str | None,
               top_k: int = 3) -> tuple[dict[str, Any], np.ndarray]:
-    from cnnlib.evaluation import evaluate_probabilities
+    from cnnlib.calibration import answer_from_logits
+    from cnnlib.evaluation import evaluate_probabilities, reliability
     from cnnlib.inference import predictor_for
 
     if split not in SPLITS:
@@ -83,16 +84,68 @@ def _evaluate(run: Run, model: Any, dataset: Any, split: str, source: str | None
     part = dataset.split(split)
     if len(part.labels) == 0:
         raise DataError(f"the {split} split of {dataset.config.source!r} is empty")
+    ensure_calibrated(run, model, dataset)
     predictor = predictor_for(run, model)
     started = time.perf_counter()
-    probs = predictor.probabilities(part.images)
+    logits = predictor.view_logits(part.images)
     seconds = time.perf_counter() - started
-    report = evaluate_probabilities(probs, part.labels, list(dataset.class_names), top_k=min(top_k, len(dataset.class_names)))
+    temperature = predictor.spec.temperature
+    raw = answer_from_logits(logits)  # the inference model's formula, in numpy (a test keeps them equal)
+    probs = raw if temperature is None else answer_from_logits(logits, temperature)
+    names = list(dataset.class_names)
+    report = evaluate_probabilities(probs, part.labels, names, top_k=min(top_k, len(names)))
+    ece_raw, bins_raw = reliability(raw.max(axis=1), raw.argmax(axis=1) == part.labels)
     report.update(split=split, source=source or dataset.config.source, examples=int(len(part.labels)),
-                  predict_seconds=round(seconds, 4), views=list(predictor.spec.views))
+                  predict_seconds=round(seconds, 4), views=list(predictor.spec.views), temperature=temperature,
+                  ece_uncalibrated=ece_raw, reliability_uncalibrated={"bins": bins_raw})
     if not run.read_only:
         _save_predictions(run, _evaluation_key(split, source, run), report, probs, part)
     return report, probs
+
+
+#: Fewer validation images than this cannot fit a temperature worth trusting.
+MIN_CALIBRATION_IMAGES = 20
+
+
+def ensure_calibrated(run: Run, model: Any = None, dataset: Any = None) -> bool:
+    """Calibrate a finished run on first use, if it has no temperature yet.
+
+    A run trained before calibration existed gets it here, once (it is saved in its spec).
+    A bundled (read-only) run keeps the temperature it shipped with, if any; a running run
+    is calibrated by its trainer when it ends.
+
+    Returns:
+        Whether the run's answers are calibrated afterwards.
+    """
+    spec = run.input_spec()
+    if spec.temperature is None and not run.read_only and run.status != "running":
+        return calibrate_run(run, model, dataset) is not None
+    return spec.temperature is not None
+
+
+def calibrate_run(run: Run, model: Any = None, dataset: Any = None) -> float | None:
+    """Fit the run's calibration temperature on its validation split and save it in its spec.
+
+    Args:
+        run: A writable run.
+        model: Its classifier, when already loaded.
+        dataset: Its dataset, when already loaded.
+
+    Returns:
+        The temperature, or None when the validation split has too few images to fit one
+        (the run's pages and reports then say its confidence is not calibrated).
+    """
+    from cnnlib.calibration import fit_temperature
+    from cnnlib.inference import predictor_for
+
+    run.check_writable()
+    dataset = dataset if dataset is not None else load_run_dataset(run)
+    if len(dataset.val.labels) < MIN_CALIBRATION_IMAGES:
+        return None
+    predictor = predictor_for(run, model if model is not None else run.load_model())
+    temperature = round(fit_temperature(predictor.view_logits(dataset.val.images), dataset.val.labels), 6)
+    atomic_write_json(run.path / SPEC_FILE, predictor.spec.with_temperature(temperature).to_dict())
+    return temperature
 
 
 def _save_predictions(run: Run, key: str, report: dict[str, Any], probs: np.ndarray, part: Any) -> None:
@@ -196,7 +249,8 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
         raise ConfigError(f"format must be one of: {', '.join(EXPORT_FORMATS)}. Received: format={fmt!r}")
     run = open_run(run_ref, runs_dir)
     folder = export_dir(run, runs_dir)
-    model = load_predictor(run).model  # the run's answer, test-time views inside
+    ensure_calibrated(run)
+    model = load_predictor(run).model  # the run's answer: test-time views and calibration inside
     target = Path(out) if out else folder / (f"{fmt}.tflite" if fmt != "savedmodel" else fmt)
     if fmt == "savedmodel":
         exporter.export_savedmodel(model, target)
@@ -238,6 +292,7 @@ def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int
     run = open_run(run_ref, runs_dir)
     spec = run.input_spec()
     arrays = [load_image(path, spec.size, spec.channels) for path in images]  # every file checked before the model loads
+    ensure_calibrated(run)
     answers = load_predictor(run).answer(np.stack(arrays), k=top_k)
     return [{"image": str(path), "top": answer.top, "band": answer.band}
             for path, answer in zip(images, answers, strict=True)]
@@ -267,6 +322,7 @@ def explain_file(run_ref: str | os.PathLike[str], image: str, method: str, out: 
     names = list(spec.class_names)
     target = _class_index(target_class, names)
     array = load_image(image, spec.size, spec.channels)
+    ensure_calibrated(run)
     predictor = load_predictor(run)
     answer = predictor.answer(array, k=1)[0]
     target = names.index(answer.label) if target is None else target

@@ -25,7 +25,7 @@ from typing import Any
 
 from cnnlib.errors import ConfigError, RunError
 from cnnlib.io import atomic_write_json, read_json
-from cnnlib.spec import DEFAULT_VIEWS, InputSpec, spec_for
+from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, InputSpec, spec_for
 
 STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 FINISHED_STATUSES = ("completed", "stopped", "failed", "interrupted")
@@ -125,7 +125,7 @@ class Run:
 
     def update_info(self, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into ``run.json`` atomically."""
-        self._check_writable()
+        self.check_writable()
         try:
             info = read_json(self.path / RUN_FILE)
         except FileNotFoundError:
@@ -160,7 +160,7 @@ class Run:
                 return InputSpec.from_dict(read_json(path))
             config = self.config()
             train = config.get("train", {})
-            views = train.get("test_views") or (("identity", "mirror") if train.get("tta_flip") else DEFAULT_VIEWS)
+            views = train.get("test_views") or (MIRRORED_VIEWS if train.get("tta_flip") else DEFAULT_VIEWS)
             return spec_for(config["model"]["input_shape"], self.data_info()["class_names"], views)
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise RunError(f"run {self.id!r} is damaged: its input spec cannot be read ({type(exc).__name__})") from exc
@@ -176,7 +176,8 @@ class Run:
             raise RunError(f"run {self.id!r} is damaged: {name} is not valid JSON") from exc
         return value
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
+        """Raise ``RunError`` for a bundled read-only run: no writer may change it."""
         if self.read_only:
             raise RunError(f"run {self.id!r} is a bundled read-only run; copy it into the run store to change it")
 
@@ -276,7 +277,7 @@ class Run:
 
     def request_stop(self) -> None:
         """Ask the trainer (another process) to stop at the next batch."""
-        self._check_writable()
+        self.check_writable()
         (self.path / STOP_FILE).write_text(now_iso() + "\n", encoding="utf-8")
 
     def stop_requested(self) -> bool:
@@ -371,7 +372,7 @@ class RunStore:
     def delete(self, run: str) -> None:
         """Delete a run. A running run must be stopped first."""
         handle = self.get(run)
-        handle._check_writable()
+        handle.check_writable()
         if handle.status == "running":
             raise RunError(f"run {handle.id!r} is still running; stop it before deleting it")
         # Rename first so a listing never sees a half-deleted run.

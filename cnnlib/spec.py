@@ -25,6 +25,7 @@ MAX_IMAGE_SIDE = 1024
 #: Test-time views the inference model can average: the image as it is, and its mirror.
 VIEWS = ("identity", "mirror")
 DEFAULT_VIEWS = ("identity",)
+MIRRORED_VIEWS = ("identity", "mirror")
 
 #: Models take raw pixels in this range; scaling is a layer inside the model.
 VALUE_RANGE = (0, 255)
@@ -81,7 +82,9 @@ class InputSpec:
         width: Model input width in pixels.
         channels: 1 (grayscale) or 3 (RGB).
         class_names: Output classes, in the model's output order.
-        views: Test-time views whose probabilities are averaged (``VIEWS``).
+        views: Test-time views whose logits are averaged before the softmax (``VIEWS``).
+        temperature: The calibration temperature applied to the averaged answer
+            (``cnnlib.calibration``); None until it is fitted on the validation split.
         value_range: The raw pixel range the model takes (scaling is inside it).
         resize_filter: How images are resized to the input (``cnnlib.images``' one filter).
     """
@@ -91,6 +94,7 @@ class InputSpec:
     channels: int
     class_names: tuple[str, ...]
     views: tuple[str, ...] = DEFAULT_VIEWS
+    temperature: float | None = None
     value_range: tuple[int, int] = VALUE_RANGE
     resize_filter: str = RESIZE_FILTER
 
@@ -105,6 +109,11 @@ class InputSpec:
             raise ConfigError(f"a model needs at least 2 distinct class names. Received: class_names={list(names)!r}")
         object.__setattr__(self, "class_names", names)
         object.__setattr__(self, "views", check_views(self.views))
+        if self.temperature is not None:
+            value = self.temperature
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 100:
+                raise ConfigError(f"temperature must be a number in [0.01, 100] or None. Received: temperature={value!r}")
+            object.__setattr__(self, "temperature", float(value))
         object.__setattr__(self, "value_range", tuple(int(v) for v in self.value_range))
         if self.resize_filter != RESIZE_FILTER:
             raise ConfigError(f"resize_filter must be {RESIZE_FILTER!r}. Received: resize_filter={self.resize_filter!r}")
@@ -122,6 +131,10 @@ class InputSpec:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def with_temperature(self, temperature: float | None) -> InputSpec:
+        """This spec with a (newly fitted) calibration temperature."""
+        return dataclasses.replace(self, temperature=temperature)
 
     def describe(self) -> str:
         """What the model can see, in words: ``"10 classes of 32×32 colour images"``."""

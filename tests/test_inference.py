@@ -32,19 +32,42 @@ def _png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_views_model_averages_image_and_mirror() -> None:
+def test_views_model_averages_the_logits_of_image_and_mirror() -> None:
+    from cnnlib.calibration import answer_from_logits
+    from cnnlib.inference import logits_model
+
     classifier = _tiny_model()
     model = inference_model(classifier, spec_for((18, 18, 3), CLASSES, ("identity", "mirror")))
     images = np.random.default_rng(0).integers(0, 256, (5, 18, 18, 3), dtype=np.uint8)
-    plain = predict_probabilities(classifier, images)
-    mirrored = predict_probabilities(classifier, images[:, :, ::-1])
+    to_logits = logits_model(classifier)
+    views = np.stack([predict_probabilities(to_logits, images), predict_probabilities(to_logits, images[:, :, ::-1])])
+    # the logits copy answers like the classifier once its softmax is put back
+    np.testing.assert_allclose(answer_from_logits(views[:1]), predict_probabilities(classifier, images), atol=1e-5)
     both = predict_probabilities(model, images, batch_size=2)
-    np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-6)
+    np.testing.assert_allclose(both, answer_from_logits(views), atol=1e-5)
     np.testing.assert_allclose(both.sum(axis=1), 1.0, atol=1e-5)
     # a mirror-symmetric input gives the same answer with or without the mirror view
     symmetric = np.concatenate([images[:, :, :9], images[:, :, :9][:, :, ::-1]], axis=2)
     np.testing.assert_allclose(predict_probabilities(model, symmetric), predict_probabilities(classifier, symmetric),
-                               atol=1e-6)
+                               atol=1e-5)
+
+
+def test_the_graph_applies_the_temperature_exactly_like_the_numpy_answer() -> None:
+    from cnnlib.calibration import answer_from_logits
+
+    classifier = _tiny_model()
+    images = np.random.default_rng(1).integers(0, 256, (6, 18, 18, 3), dtype=np.uint8)
+    for views in (("identity",), ("identity", "mirror")):
+        spec = spec_for((18, 18, 3), CLASSES, views).with_temperature(2.5)
+        predictor = Predictor(spec, classifier, inference_model(classifier, spec))
+        expected = answer_from_logits(predictor.view_logits(images), 2.5)
+        np.testing.assert_allclose(predictor.probabilities(images), expected, atol=1e-5)
+        uncalibrated = Predictor(spec, classifier, inference_model(classifier, spec, calibrated=False))
+        np.testing.assert_allclose(uncalibrated.probabilities(images), answer_from_logits(predictor.view_logits(images)),
+                                   atol=1e-5)
+        # a temperature above 1 softens the answer and never changes the answered class
+        assert (expected.max(axis=1) <= uncalibrated.probabilities(images).max(axis=1) + 1e-6).all()
+        assert (expected.argmax(axis=1) == uncalibrated.probabilities(images).argmax(axis=1)).all()
 
 
 def test_single_view_is_the_classifier_and_a_mismatch_is_refused() -> None:
@@ -101,19 +124,22 @@ def _bundled_run():  # type: ignore[no-untyped-def]
     return RunStore("/nonexistent-store").get(runs[0]["id"])
 
 
-def test_old_runs_migrate_their_spec_on_read() -> None:
-    run = _bundled_run()  # trained before spec.json existed, with tta_flip: true
-    assert not (run.path / "spec.json").exists()
+def test_old_runs_migrate_their_spec_on_read(tmp_path: Path) -> None:
+    run_dir = tmp_path / "old-run"  # the bundled run as trained, before spec.json existed (tta_flip: true)
+    shutil.copytree(_bundled_run().path, run_dir, ignore=shutil.ignore_patterns("exports", "evaluation", "spec.json"))
+    run = RunStore(tmp_path).get(str(run_dir))
     spec = run.input_spec()
-    assert spec.views == ("identity", "mirror") and spec.shape == (32, 32, 3)
+    assert spec.views == ("identity", "mirror") and spec.shape == (32, 32, 3) and spec.temperature is None
     assert spec.class_names == tuple(run.data_info()["class_names"])
     from cnnlib.inference import load_predictor
 
     predictor = load_predictor(run)
     images = np.random.default_rng(2).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    plain = predict_probabilities(predictor.classifier, images)
-    mirrored = predict_probabilities(predictor.classifier, images[:, :, ::-1])
-    np.testing.assert_allclose(predictor.probabilities(images), (plain + mirrored) / 2, atol=1e-5)
+    logits = predictor.view_logits(images)
+    mean = logits.mean(axis=0)
+    expected = np.exp(mean - mean.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(predictor.probabilities(images), expected / expected.sum(axis=1, keepdims=True),
+                               atol=1e-5)
 
 
 def test_a_damaged_spec_is_a_run_error(tmp_path: Path) -> None:

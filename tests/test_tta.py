@@ -8,13 +8,17 @@ from cnnlib.errors import ConfigError
 from cnnlib.training import TrainConfig
 
 
-def test_train_config_tta_flip_is_a_saved_bool() -> None:
-    assert TrainConfig().tta_flip is False
-    config = TrainConfig(tta_flip=True)
-    assert TrainConfig.from_dict(config.to_dict()).tta_flip is True
-    assert TrainConfig.from_dict({"epochs": 2}).tta_flip is False  # runs saved before the field existed
-    with pytest.raises(ConfigError, match="Received: tta_flip='yes'"):
-        TrainConfig(tta_flip="yes")  # type: ignore[arg-type]
+def test_train_config_test_views_are_saved_and_old_runs_migrate() -> None:
+    assert TrainConfig().test_views == ("identity",)
+    config = TrainConfig(test_views=["identity", "mirror"])  # type: ignore[arg-type]
+    assert TrainConfig.from_dict(config.to_dict()).test_views == ("identity", "mirror")
+    assert TrainConfig.from_dict({"epochs": 2}).test_views == ("identity",)  # runs saved before the field existed
+    assert TrainConfig.from_dict({"tta_flip": True}).test_views == ("identity", "mirror")  # the old spelling
+    assert TrainConfig.from_dict({"tta_flip": False}).test_views == ("identity",)
+    with pytest.raises(ConfigError, match="Received: views=\\['mirror'\\]"):
+        TrainConfig(test_views=("mirror",))
+    with pytest.raises(ConfigError, match="unknown training setting 'epoch'"):
+        TrainConfig.from_dict({"epoch": 2})
 
 
 def test_budget_recipe_fills_only_missing_flags() -> None:
@@ -22,7 +26,7 @@ def test_budget_recipe_fills_only_missing_flags() -> None:
     from cnnlib.training.recipes import budget_recipe
 
     recipe = budget_recipe("cifar_fast")
-    assert recipe["tta_flip"] is True and "flip" in recipe["augment"]
+    assert recipe["test_views"] == ("identity", "mirror") and "flip" in recipe["augment"]
     assert budget_recipe("simple_cnn") == {}
     args = build_parser().parse_args(["train", "--arch", "cifar_fast", "--time-budget", "5", "--no-tta-flip"])
     assert args.tta_flip is False and args.augment is None and args.label_smoothing is None
@@ -44,6 +48,6 @@ def test_cli_budget_uses_the_recipe_and_flags_win(monkeypatch: pytest.MonkeyPatc
               "--no-tta-flip", "--label-smoothing", "0"])
     cli.main(["train", "--arch", "cifar_fast"])  # no budget: plain defaults
     recipe, overridden, plain = seen
-    assert (recipe.lr, recipe.augment, recipe.tta_flip, recipe.label_smoothing) == (3e-3, ("flip", "crop"), True, 0.1)
-    assert (overridden.lr, overridden.augment, overridden.tta_flip, overridden.label_smoothing) == (0.01, (), False, 0.0)
-    assert (plain.lr, plain.augment, plain.tta_flip, plain.schedule) == (1e-3, (), False, "constant")
+    assert (recipe.lr, recipe.augment, recipe.test_views, recipe.label_smoothing) == (3e-3, ("flip", "crop"), ("identity", "mirror"), 0.1)
+    assert (overridden.lr, overridden.augment, overridden.test_views, overridden.label_smoothing) == (0.01, (), ("identity",), 0.0)
+    assert (plain.lr, plain.augment, plain.test_views, plain.schedule) == (1e-3, (), ("identity",), "constant")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cnnlib.errors import ConfigError
+from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, check_views
 from cnnlib.training.resize_stages import check_stages
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -56,8 +57,9 @@ class TrainConfig:
         grad_accum: apply one update per this many micro-batches.
         time_budget_minutes: plan epochs and schedule to finish in this wall-clock time.
         tensorboard: write TensorBoard logs.
-        tta_flip: test-time flip augmentation: the final test evaluation, ``evaluate`` and
-            predictions average each image with its mirror (use with the ``flip`` augmentation).
+        test_views: the views the run's inference model averages (``cnnlib.spec.VIEWS``):
+            ``("identity", "mirror")`` answers each image and its mirror, for runs trained
+            with the ``flip`` augmentation. Saved into the run's input spec.
         progressive_resize: ``(size, until)`` stages: train at ``size`` px (the input height)
             until that share of the training, then at the model's size (see
             ``cnnlib.training.progressive``); empty trains at full size throughout.
@@ -82,7 +84,7 @@ class TrainConfig:
     grad_accum: int = 1
     time_budget_minutes: float | None = None
     tensorboard: bool = True
-    tta_flip: bool = False
+    test_views: tuple[str, ...] = DEFAULT_VIEWS
     progressive_resize: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
@@ -106,7 +108,7 @@ class TrainConfig:
         ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of: {', '.join(allowed)}. Received: {name}={value!r}")
-        for name in ("xla", "tensorboard", "tta_flip"):
+        for name in ("xla", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false. Received: {name}={getattr(self, name)!r}")
         augment = tuple(self.augment)
@@ -117,18 +119,27 @@ class TrainConfig:
                 f"Received: augment={list(augment)!r}"
             )
         object.__setattr__(self, "augment", augment)
+        object.__setattr__(self, "test_views", check_views(self.test_views))
         object.__setattr__(self, "progressive_resize", check_stages(self.progressive_resize))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment"] = list(self.augment)
+        data["test_views"] = list(self.test_views)
         data["progressive_resize"] = [list(stage) for stage in self.progressive_resize]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        values = dict(data)
+        if "tta_flip" in values:  # runs saved before test_views named every view
+            flip = values.pop("tta_flip")
+            values.setdefault("test_views", MIRRORED_VIEWS if flip else DEFAULT_VIEWS)
         known = {field.name for field in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        if "augment" in values:
-            values["augment"] = tuple(values["augment"] or ())
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting {unknown[0]!r}; expected any of: {', '.join(sorted(known))}")
+        for name in ("augment", "test_views"):
+            if name in values:
+                values[name] = tuple(values[name] or ())
         return cls(**values)

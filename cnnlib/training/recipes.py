@@ -19,7 +19,7 @@ BUDGET_RECIPES: dict[str, dict[str, Any]] = {
         "lr": 3e-3,
         "augment": ("flip", "crop"),
         "label_smoothing": 0.1,
-        "tta_flip": True,
+        "test_views": ("identity", "mirror"),
         "schedule": "onecycle",
     },
 }

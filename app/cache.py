@@ -68,8 +68,8 @@ def load_dataset_cached(config_json: str) -> Any:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Evaluating on the test split…")
-def _evaluation(run_path: str, model_mtime: float) -> dict[str, Any]:
-    del model_mtime
+def _evaluation(run_path: str, model_mtime: float, spec_mtime: float) -> dict[str, Any]:
+    del model_mtime, spec_mtime
     from cnnlib.operations import test_evaluation
 
     run = RunStore().get(run_path)
@@ -79,6 +79,8 @@ def _evaluation(run_path: str, model_mtime: float) -> dict[str, Any]:
 def run_evaluation(run: Run) -> dict[str, Any]:
     """Test-split evaluation of a run: ``evaluation`` dict, ``probs``, ``labels``, ``dataset``.
 
-    The core's ``test_evaluation``, cached per model file. The result is shared: never modify it.
+    The core's ``test_evaluation``, cached per model file and input spec (a newly fitted
+    temperature changes the answer). The result is shared: never modify it.
     """
-    return _evaluation(str(run.path), run.best_model_path().stat().st_mtime)
+    load_predictor(run)  # calibrates a finished run first, so the spec time below is final
+    return _evaluation(str(run.path), run.best_model_path().stat().st_mtime, _mtime(run, SPEC_FILE))

@@ -117,7 +117,7 @@ def grouped_f1(per_run: dict[str, dict[str, dict[str, float]]]) -> go.Figure:
     return _layout(fig, height=340)
 
 
-def reliability(bins: Sequence[dict[str, float]], ece: float | None = None) -> go.Figure:
+def reliability(bins: Sequence[dict[str, float]], ece: float | None = None, title: str = "Reliability diagram") -> go.Figure:
     """Reliability diagram: accuracy per confidence bin against the diagonal."""
     used = [b for b in bins if b.get("count", 0) > 0]
     centers = [(b["lower"] + b["upper"]) / 2 for b in used]
@@ -127,9 +127,10 @@ def reliability(bins: Sequence[dict[str, float]], ece: float | None = None) -> g
                 customdata=[b["count"] for b in used], hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images")
     fig.add_scatter(x=centers, y=[b["confidence"] for b in used], mode="markers", name="mean confidence", marker_color=PALETTE[1])
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line=dict(dash="dash", color="gray"))
-    title = "Reliability diagram" + (f" (ECE {ece:.3f})" if ece is not None else "")
-    fig.update_layout(title=title, xaxis_title="confidence", yaxis_title="accuracy", xaxis_range=[0, 1], yaxis_range=[0, 1])
-    return _layout(fig, height=320)
+    title += f" (ECE {ece:.3f})" if ece is not None else ""
+    fig.update_layout(title=title, xaxis_title="confidence", yaxis_title="accuracy", xaxis_range=[0, 1], yaxis_range=[0, 1],
+                      legend=dict(orientation="h", y=-0.25))
+    return _layout(fig, height=340)
 
 
 def top_k(labels: Sequence[str], confidences: Sequence[float], title: str = "Top classes") -> go.Figure:

@@ -296,8 +296,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> Any:
 
     report = evaluate_run(args.run, split=args.split, source=args.data, runs_dir=args.runs, top_k=args.top_k)
     sys.stderr.write(report.get("report_text", "") + "\n")
-    keys = ("accuracy", "top_k", "top_k_accuracy", "macro_f1", "per_class", "confusion", "ece", "split", "source",
-            "examples")
+    keys = ("accuracy", "top_k", "top_k_accuracy", "macro_f1", "per_class", "confusion", "ece", "ece_uncalibrated",
+            "temperature", "views", "split", "source", "examples")
     return {key: report[key] for key in keys if key in report}
 
 

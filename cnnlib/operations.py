@@ -181,8 +181,8 @@ def saved_predictions(run: Run, split: str = "test") -> dict[str, np.ndarray] | 
 def test_evaluation(run: Run, model: Any = None, dataset: Any = None) -> dict[str, Any]:
     """The run's test-split report with its per-image probabilities, labels and dataset.
 
-    Reuses the saved ``evaluation/test.*`` when they belong to the rebuilt split; otherwise
-    evaluates once (a writable run keeps the result; a bundled one computes it each time).
+    Reuses the saved ``evaluation/test.*`` when they belong to the rebuilt split and the run's
+    current calibration temperature; otherwise evaluates once (a writable run keeps the result; a bundled one computes it each time).
 
     Args:
         run: The run.
@@ -196,7 +196,8 @@ def test_evaluation(run: Run, model: Any = None, dataset: Any = None) -> dict[st
     test = dataset.split("test")
     report = run.evaluation("test")
     saved = saved_predictions(run, "test") if report is not None else None
-    if saved is not None and len(saved.get("probabilities", ())) == len(test.labels):
+    current = report is not None and report.get("temperature") == run.input_spec().temperature
+    if saved is not None and current and len(saved.get("probabilities", ())) == len(test.labels):
         probs = saved["probabilities"].astype(np.float32)
     else:
         report, probs = _evaluate(run, model if model is not None else run.load_model(), dataset, "test", None)

@@ -84,10 +84,23 @@ else:
             st.image(ui.display_image(test.images[item["index"]], 96), width=96)
             st.caption(f"true **{item['true']}** → {item['predicted']} ({item['confidence']:.0%})")
 
-left, right = st.columns(2)
-left.plotly_chart(plots.reliability(ev["reliability"]["bins"], ev.get("ece")), key="eval_reliability")
+st.subheader("Confidence")
+if ev.get("temperature") is None:
+    st.info("This model's confidence is not calibrated: no temperature could be fitted for it (that needs 20 or "
+            "more validation images, and a bundled run keeps what it shipped with), so the percentages shown are "
+            "its raw softmax.")
+    st.plotly_chart(plots.reliability(ev["reliability"]["bins"], ev.get("ece")), key="eval_reliability")
+else:
+    st.caption(f"Confidence is calibrated: logits are divided by a temperature of {ev['temperature']:.2f} fitted on "
+               "the validation split, in the app and in every export. The answered class never changes.")
+    before, after = st.columns(2)
+    if ev.get("reliability_uncalibrated"):
+        before.plotly_chart(plots.reliability(ev["reliability_uncalibrated"]["bins"], ev.get("ece_uncalibrated"),
+                                              title="Before calibration"), key="eval_reliability_before")
+    after.plotly_chart(plots.reliability(ev["reliability"]["bins"], ev.get("ece"), title="As shown (calibrated)"),
+                       key="eval_reliability")
 history = run.history()
 if history:
-    right.plotly_chart(plots.training_curves(history), key="eval_curves")
+    st.plotly_chart(plots.training_curves(history), key="eval_curves")
 else:
-    right.info("This run has no training history.")
+    st.info("This run has no training history.")

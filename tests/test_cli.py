@@ -93,7 +93,9 @@ def test_evaluate_contract(capsys: pytest.CaptureFixture[str], store: tuple[Path
     code, out, _ = run_cli(capsys, "evaluate", run_id, "--runs", str(root))
     assert code == 0
     report = json.loads(out.strip().splitlines()[-1])
-    assert {"accuracy", "top_k_accuracy", "per_class", "confusion", "ece"} <= set(report)
+    assert {"accuracy", "top_k_accuracy", "per_class", "confusion", "ece", "ece_uncalibrated"} <= set(report)
+    assert 0.05 <= report["temperature"] <= 20  # fitted on the run's validation split at first use, then kept
+    assert json.loads((root / run_id / "spec.json").read_text())["temperature"] == report["temperature"]
     assert set(report["per_class"]["0"]) >= {"precision", "recall", "f1", "support"}
     assert np.array(report["confusion"]).shape == (10, 10)
     assert report["accuracy"] >= 0.9

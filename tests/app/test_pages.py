@@ -3,6 +3,8 @@ input with an ``st.error`` sentence. Pages run against real digits runs trained 
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -137,6 +139,11 @@ def test_evaluate(trained_runs: list[Path]) -> None:
     at = page("evaluate").run()
     no_exception(at)
     assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1", "ECE"}
+    # a finished run is calibrated at first use: the page says so and shows the diagram before and after
+    assert any("temperature of" in c.value for c in at.caption), [c.value for c in at.caption]
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    assert any(t.startswith("Before calibration (ECE") for t in titles), titles
+    assert any(t.startswith("As shown (calibrated) (ECE") for t in titles), titles
     at.selectbox(key="keep_eval_true").set_value("3").run()
     at.selectbox(key="keep_eval_pred").set_value("3").run()
     no_exception(at)

@@ -1,15 +1,15 @@
 """One inference model per run: the model that answers exactly like every page and export.
 
 A run's trained classifier sees one image. What a run *answers* can be more: the average
-over its test-time views (the image and its mirror), and later a calibration temperature
-and an out-of-distribution score. ``inference_model`` builds that answer as one Keras
+over its test-time views (the image and its mirror), scaled by its calibration
+temperature (later also an out-of-distribution score). ``inference_model`` builds that answer as one Keras
 model from the run's ``InputSpec``; the CLI's predict/evaluate/explain, every app page,
 the warm-up and every export use it, so nobody passes view flags around, and a phone
 running the ``.tflite`` answers as the page did.
 
 ``Predictor`` bundles what a caller needs for one run: the spec (what the model takes),
 the classifier (whose layers the explanations read) and the inference model (whose
-probabilities are the answer). ``answer_upload`` is the one path from an uploaded file to
+probabilities are the answer). ``answer_uploads`` is the one path from an uploaded file to
 what Classify and Compare show: decoded pixels, top classes, a confidence band and a
 Grad-CAM heatmap of the answered class.
 """

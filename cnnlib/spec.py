@@ -1,11 +1,10 @@
 """The input contract of a run: what its model takes and how its answer is formed.
 
 ``InputSpec`` is the one owner of a run's input size, channels, class names, pixel value
-range, resize filter and test-time views. The trainer derives it from the model and train
+range, resize filter, test-time views and calibration temperature. The trainer derives it from the model and train
 configs and saves it once, as ``spec.json`` in the run; predict, explain, export, the
 app's upload decoding and every page read it through ``Run.input_spec()`` and nothing
-else. Later facts of the answer (a calibration temperature, an out-of-distribution
-threshold) join it here.
+else. Later facts of the answer (an out-of-distribution threshold) join it here.
 
 This module imports neither TensorFlow nor Keras: the app and the CLI read specs instantly.
 """

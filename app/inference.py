@@ -1,4 +1,4 @@
-"""Predictions in the page's words: the emoji of each confidence band.
+"""Predictions in the page's words: the emoji of each confidence band, and the warnings.
 
 The answer itself (decoding an upload the way training decoded its data, the run's
 probabilities, the band in words, the Grad-CAM heatmap) comes from the core,
@@ -7,16 +7,40 @@ probabilities, the band in words, the Grad-CAM heatmap) comes from the core,
 
 from __future__ import annotations
 
-from cnnlib.inference import BANDS, LOW_CONFIDENCE, confidence_band
+from collections.abc import Sequence
+
+from cnnlib.inference import BANDS, LOW_CONFIDENCE, Answer, confidence_band
 
 #: Longest side of the photo previews on Classify and Compare.
 DISPLAY_SIDE = 384
 
 EMOJI = dict(zip((words for _, words in BANDS), ("😀", "🙂", "🤔", "😕"), strict=True))
 
-__all__ = ["DISPLAY_SIDE", "EMOJI", "LOW_CONFIDENCE", "band_emoji", "confidence_band"]
+__all__ = ["DISPLAY_SIDE", "EMOJI", "LOW_CONFIDENCE", "answer_warnings", "band_emoji", "confidence_band"]
 
 
 def band_emoji(band: str) -> str:
     """The emoji shown beside a confidence band's words."""
     return EMOJI.get(band, "•")
+
+
+def _known(classes: Sequence[str]) -> str:
+    return ", ".join(classes[:10]) + ("…" if len(classes) > 10 else "")
+
+
+def answer_warnings(answer: Answer, classes: Sequence[str]) -> list[str]:
+    """What a page says beside an answer: unfamiliar (none of the classes) and low confidence, apart.
+
+    A photo can be confidently wrong about something the model never saw, so the
+    familiarity warning does not depend on the confidence, and the confidence warning
+    does not claim the photo is unfamiliar.
+    """
+    warnings = []
+    if answer.unfamiliar:
+        warnings.append(f"🧭 This photo may show none of the classes this model knows ({_known(classes)}): it is "
+                        f"unlike the images it was trained on (familiarity score {answer.ood_score:.2f}, above "
+                        "what 95% of its validation images score), so treat the answer with care.")
+    if answer.low_confidence:
+        warnings.append(f"🤔 Low confidence ({answer.confidence:.0%}): the model cannot decide between the classes "
+                        "it knows for this photo.")
+    return warnings

@@ -33,9 +33,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "app": ("bench.appstart:run_app", "streamlit run -> interactive home page; upload -> prediction (Chromium)"),
     "export": ("bench.export:run_export", "TFLite formats: convert time, size, accuracy, agreement, latency"),
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
+    "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
     "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
 }
-IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "app")
+IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "ood", "app")
 TRAINING_BENCHMARKS = ("pipeline", "efficiency", "shapes")
 """Measured with oneDNN on, as ``python -m cnnlib train`` trains (1.3-1.5x faster here).
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-per-class", type=int, default=None, help="pipeline: subsample the training split")
     parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="efficiency/onednn: policies")
     parser.add_argument("--bf16-archs", default="simple_cnn,cifar_fast", help="efficiency: archs also run in bfloat16")
-    parser.add_argument("--run", help="latency/export/app: the trained run to measure")
+    parser.add_argument("--run", help="latency/export/app/ood: the trained run to measure (ood: default the bundled run)")
     parser.add_argument("--runs", help="run store (default $CNNLIB_RUNS or ./runs)")
     parser.add_argument("--runs-count", type=int, default=200, help="latency: timed calls per path")
     parser.add_argument("--scorecam-runs", type=int, default=20, help="latency: timed Score-CAM calls")

@@ -60,11 +60,8 @@ def _average_views(count: int) -> Any:
     return average
 
 
-def logits_model(classifier: Any) -> Any:
-    """The classifier up to its logits: its final softmax ``predictions`` layer, made linear.
-
-    Every registry model ends in ``Dense(num_classes, softmax, name="predictions")``; the
-    copy here has the same weights and no activation, and shares every other layer.
+def _softmax_head(classifier: Any) -> Any:
+    """The classifier's final ``Dense(num_classes, softmax, name="predictions")`` layer.
 
     Raises:
         DataError: The classifier does not end in such a layer.
@@ -78,10 +75,32 @@ def logits_model(classifier: Any) -> Any:
     if not isinstance(head, keras.layers.Dense) or getattr(head.activation, "__name__", "") != "softmax":
         raise DataError("the model must end in the registry's softmax Dense layer named 'predictions'. "
                         f"Received: last layer {classifier.layers[-1].name!r}")
+    return head
+
+
+def _linear_copy(head: Any, features: Any) -> Any:
+    """``head`` without its softmax, applied to ``features``: the logits, in float32."""
+    import keras
+
     linear = keras.layers.Dense(head.units, name="logits", dtype="float32")
-    logits = linear(head.input)
+    logits = linear(features)
     linear.set_weights(head.get_weights())
-    return keras.Model(classifier.inputs, logits, name=f"{classifier.name}_logits")
+    return logits
+
+
+def logits_model(classifier: Any) -> Any:
+    """The classifier up to its logits: its final softmax ``predictions`` layer, made linear.
+
+    Every registry model ends in ``Dense(num_classes, softmax, name="predictions")``; the
+    copy here has the same weights and no activation, and shares every other layer.
+
+    Raises:
+        DataError: The classifier does not end in such a layer.
+    """
+    import keras
+
+    head = _softmax_head(classifier)
+    return keras.Model(classifier.inputs, _linear_copy(head, head.input), name=f"{classifier.name}_logits")
 
 
 def _views_logits_model(classifier: Any, spec: InputSpec) -> tuple[Any, Any]:
@@ -93,6 +112,28 @@ def _views_logits_model(classifier: Any, spec: InputSpec) -> tuple[Any, Any]:
     if spec.views != ("identity",):
         stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
     return inputs, logits_model(classifier)(stacked)
+
+
+def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool) -> tuple[Any, Any, Any]:
+    """``(inputs, answer probabilities, view-averaged penultimate features)``, symbolic.
+
+    The features are averaged over the views before the (linear) head, which gives exactly
+    the mean of the views' logits, and they are what the familiarity score reads.
+    """
+    import keras
+
+    head = _softmax_head(classifier)
+    inputs = keras.Input(spec.shape, name="image")
+    stacked = inputs
+    if spec.views != ("identity",):
+        stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
+    features = keras.Model(classifier.inputs, head.input, name=f"{classifier.name}_features")(stacked)
+    if spec.views != ("identity",):
+        features = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(features)
+    logits = _linear_copy(head, features)
+    if calibrated and spec.temperature is not None:
+        logits = keras.layers.Rescaling(1.0 / spec.temperature, name="calibration")(logits)
+    return inputs, keras.layers.Softmax(name="answer")(logits), features
 
 
 def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -> Any:
@@ -119,16 +160,19 @@ def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -
     import keras
 
     _check_matches(classifier, spec)
-    temperature = spec.temperature if calibrated else None
-    if spec.views == ("identity",) and temperature is None:
+    if spec.views == ("identity",) and (spec.temperature is None or not calibrated):
         return classifier
-    inputs, logits = _views_logits_model(classifier, spec)
-    if spec.views != ("identity",):
-        logits = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(logits)
-    if temperature is not None:
-        logits = keras.layers.Rescaling(1.0 / temperature, name="calibration")(logits)
-    answer = keras.layers.Softmax(name="answer")(logits)
+    inputs, answer, _ = _answer_graph(classifier, spec, calibrated)
     return keras.Model(inputs, answer, name=f"{classifier.name}_inference")
+
+
+def _scoring_model(classifier: Any, spec: InputSpec) -> Any:
+    """The answer and its penultimate features in one call: ``(N, num_classes + D)`` float32."""
+    import keras
+
+    inputs, answer, features = _answer_graph(classifier, spec, calibrated=True)
+    joined = keras.layers.Concatenate(dtype="float32", name="answer_and_features")([answer, features])
+    return keras.Model(inputs, joined, name=f"{classifier.name}_scoring")
 
 
 def _check_matches(classifier: Any, spec: InputSpec) -> None:
@@ -150,12 +194,18 @@ class Answer:
         top: ``[{"label", "confidence"}, ...]`` highest first.
         band: ``confidence_band`` of the top-1 confidence.
         heatmap: Grad-CAM ``(H, W)`` in [0, 1] of the answered class, when asked for.
+        ood_score: How unlike the training images it is (``cnnlib.ood``; higher is less
+            like them), or None for a run without a fitted familiarity score.
+        unfamiliar: The score is above the run's threshold: the image may show none of
+            the classes the model knows, however confident the answer.
     """
 
     probabilities: np.ndarray
     top: list[dict[str, Any]]
     band: str
     heatmap: np.ndarray | None = None
+    ood_score: float | None = None
+    unfamiliar: bool = False
 
     @property
     def label(self) -> str:
@@ -178,12 +228,38 @@ class Predictor:
         spec: What the model takes (size, channels, classes, views, temperature).
         classifier: The trained model; explanations read its layers.
         model: The inference model (``inference_model``); its probabilities are the answer.
+        familiarity: The run's ``cnnlib.ood.NeighbourBank``, or None before it is fitted.
     """
 
     spec: InputSpec
     classifier: Any
     model: Any
+    familiarity: Any = None
     _views_logits: Any = field(default=None, repr=False)
+    _scoring: Any = field(default=None, repr=False)
+
+    @property
+    def scores_familiarity(self) -> bool:
+        """Whether answers carry an ``ood_score`` (a neighbour bank and a threshold were fitted)."""
+        return self.familiarity is not None and self.spec.ood_threshold is not None
+
+    def features(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """``(N, D)`` view-averaged penultimate features (what the familiarity score reads)."""
+        return self._answer_and_features(images, batch_size)[1]
+
+    def _answer_and_features(self, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        from cnnlib.predict import predict_probabilities
+
+        if self._scoring is None:
+            self._scoring = _scoring_model(self.classifier, self.spec)
+        joined = predict_probabilities(self._scoring, images, batch_size=batch_size)
+        return joined[:, : self.spec.num_classes], joined[:, self.spec.num_classes :]
+
+    def ood_scores(self, images: np.ndarray) -> np.ndarray | None:
+        """Familiarity scores of ``(N, H, W, C)`` images, or None for a run without them."""
+        if not self.scores_familiarity:
+            return None
+        return self.familiarity.scores(self.features(images))
 
     @property
     def calibrated(self) -> bool:
@@ -220,12 +296,18 @@ class Predictor:
 
         batch = np.asarray(images)
         batch = batch[None] if batch.ndim == 3 else batch
+        if self.scores_familiarity:  # one forward pass gives the answer and the features it scores
+            probabilities, features = self._answer_and_features(batch)
+            scores: list[float | None] = [float(score) for score in self.familiarity.scores(features)]
+        else:
+            probabilities, scores = self.probabilities(batch), [None] * len(batch)
         answers = []
-        for image, row in zip(batch, self.probabilities(batch), strict=True):
+        for image, row, score in zip(batch, probabilities, scores, strict=True):
             top = top_k(row, list(self.spec.class_names), min(k, self.spec.num_classes))
             heatmap = self.heatmap(image, self.spec.class_names.index(top[0]["label"])) if heatmaps else None
             answers.append(Answer(probabilities=row, top=top, band=confidence_band(top[0]["confidence"]),
-                                  heatmap=heatmap))
+                                  heatmap=heatmap, ood_score=score,
+                                  unfamiliar=score is not None and score > float(self.spec.ood_threshold)))
         return answers
 
     def heatmap(self, image: np.ndarray, target_class: int) -> np.ndarray:
@@ -238,7 +320,8 @@ class Predictor:
 def predictor_for(run: Run, classifier: Any) -> Predictor:
     """The ``Predictor`` of ``run`` around an already loaded classifier."""
     spec = run.input_spec()
-    return Predictor(spec=spec, classifier=classifier, model=inference_model(classifier, spec))
+    return Predictor(spec=spec, classifier=classifier, model=inference_model(classifier, spec),
+                     familiarity=run.familiarity())
 
 
 def load_predictor(run: Run) -> Predictor:

@@ -19,7 +19,7 @@ import numpy as np
 from cnnlib.data.config import SPLITS
 from cnnlib.errors import ConfigError, DataError, RunError
 from cnnlib.io import atomic_write_bytes, atomic_write_json, read_json
-from cnnlib.runs import SPEC_FILE, Run, RunStore
+from cnnlib.runs import FAMILIARITY_FILE, SPEC_FILE, Run, RunStore
 
 EXPORT_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "savedmodel")
 EXPLAIN_METHODS = ("gradcam", "gradcam++", "scorecam", "saliency")
@@ -108,23 +108,28 @@ MIN_CALIBRATION_IMAGES = 20
 
 
 def ensure_calibrated(run: Run, model: Any = None, dataset: Any = None) -> bool:
-    """Calibrate a finished run on first use, if it has no temperature yet.
+    """Fit a finished run's held-out facts on first use, if it lacks them (``calibrate_run``).
 
-    A run trained before calibration existed gets it here, once (it is saved in its spec).
-    A bundled (read-only) run keeps the temperature it shipped with, if any; a running run
-    is calibrated by its trainer when it ends.
+    A run trained before calibration or the familiarity score existed gets them here, once
+    (they are saved in its spec). A bundled (read-only) run keeps what it shipped with; a
+    running run is calibrated by its trainer when it ends.
 
     Returns:
         Whether the run's answers are calibrated afterwards.
     """
     spec = run.input_spec()
-    if spec.temperature is None and not run.read_only and run.status != "running":
+    missing = spec.temperature is None or spec.ood_threshold is None
+    if missing and not run.read_only and run.status != "running":
         return calibrate_run(run, model, dataset) is not None
     return spec.temperature is not None
 
 
 def calibrate_run(run: Run, model: Any = None, dataset: Any = None) -> float | None:
-    """Fit the run's calibration temperature on its validation split and save it in its spec.
+    """Fit what a run's answer learns from held-out images, and save it with the run.
+
+    The calibration temperature (``cnnlib.calibration``) is fitted on the validation split;
+    the familiarity score (``cnnlib.ood``) keeps a sample of training features as its
+    neighbour bank, and its threshold lets ``ood.PASS_RATE`` of the validation images pass.
 
     Args:
         run: A writable run.
@@ -144,8 +149,24 @@ def calibrate_run(run: Run, model: Any = None, dataset: Any = None) -> float | N
         return None
     predictor = predictor_for(run, model if model is not None else run.load_model())
     temperature = round(fit_temperature(predictor.view_logits(dataset.val.images), dataset.val.labels), 6)
-    atomic_write_json(run.path / SPEC_FILE, predictor.spec.with_temperature(temperature).to_dict())
+    threshold = _fit_familiarity(run, predictor, dataset)
+    atomic_write_json(run.path / SPEC_FILE,
+                      predictor.spec.with_temperature(temperature).with_ood_threshold(threshold).to_dict())
     return temperature
+
+
+def _fit_familiarity(run: Run, predictor: Any, dataset: Any) -> float:
+    """Save the run's neighbour bank (``FAMILIARITY_FILE``) and return its validation threshold."""
+    import io
+
+    from cnnlib import ood
+
+    picked = ood.bank_sample(dataset.train.labels, seed=dataset.config.seed)
+    bank = ood.fit_bank(predictor.features(dataset.train.images[picked]))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, features=bank.features, k=np.int64(bank.k))
+    atomic_write_bytes(run.path / FAMILIARITY_FILE, buffer.getvalue())
+    return ood.fit_threshold(bank.scores(predictor.features(dataset.val.images)))
 
 
 def _save_predictions(run: Run, key: str, report: dict[str, Any], probs: np.ndarray, part: Any) -> None:
@@ -295,8 +316,8 @@ def predict_files(run_ref: str | os.PathLike[str], images: list[str], top_k: int
     arrays = [load_image(path, spec.size, spec.channels) for path in images]  # every file checked before the model loads
     ensure_calibrated(run)
     answers = load_predictor(run).answer(np.stack(arrays), k=top_k)
-    return [{"image": str(path), "top": answer.top, "band": answer.band}
-            for path, answer in zip(images, answers, strict=True)]
+    return [{"image": str(path), "top": answer.top, "band": answer.band, "ood_score": answer.ood_score,
+             "unfamiliar": answer.unfamiliar} for path, answer in zip(images, answers, strict=True)]
 
 
 def explain_file(run_ref: str | os.PathLike[str], image: str, method: str, out: str | os.PathLike[str],

@@ -34,6 +34,7 @@ RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
 SPEC_FILE = "spec.json"  # the run's InputSpec (cnnlib.spec); older runs derive it on read
+FAMILIARITY_FILE = "familiarity.npz"  # the neighbour bank of its familiarity score (cnnlib.ood)
 ENV_FILE = "environment.json"
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -227,6 +228,25 @@ class Run:
             return keras.saving.load_model(path, compile=False)
         except Exception as exc:  # noqa: BLE001 - any load failure means a damaged file
             raise RunError(f"run {self.id!r} is damaged: could not load {path.name} ({type(exc).__name__})") from exc
+
+    def familiarity(self) -> Any:
+        """The run's ``cnnlib.ood.NeighbourBank``, or None before it is fitted.
+
+        Raises:
+            RunError: The file exists but cannot be read.
+        """
+        path = self.path / FAMILIARITY_FILE
+        if not path.exists():
+            return None
+        import numpy as np
+
+        from cnnlib.ood import NeighbourBank
+
+        try:
+            with np.load(path) as saved:
+                return NeighbourBank(features=saved["features"], k=int(saved["k"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise RunError(f"run {self.id!r} is damaged: {FAMILIARITY_FILE} cannot be read ({type(exc).__name__})") from exc
 
     def history(self) -> list[dict[str, float]]:
         """Rows of ``history.csv`` (one per completed epoch), numbers as floats."""

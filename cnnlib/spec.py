@@ -4,7 +4,8 @@
 range, resize filter, test-time views and calibration temperature. The trainer derives it from the model and train
 configs and saves it once, as ``spec.json`` in the run; predict, explain, export, the
 app's upload decoding and every page read it through ``Run.input_spec()`` and nothing
-else. Later facts of the answer (an out-of-distribution threshold) join it here.
+else, and so do the facts fitted on held-out images after training (the calibration
+temperature and the familiarity threshold).
 
 This module imports neither TensorFlow nor Keras: the app and the CLI read specs instantly.
 """
@@ -84,6 +85,8 @@ class InputSpec:
         views: Test-time views whose logits are averaged before the softmax (``VIEWS``).
         temperature: The calibration temperature applied to the averaged answer
             (``cnnlib.calibration``); None until it is fitted on the validation split.
+        ood_threshold: The familiarity score (``cnnlib.ood``) above which an image is
+            called unfamiliar ("may show none of the classes"); None until fitted.
         value_range: The raw pixel range the model takes (scaling is inside it).
         resize_filter: How images are resized to the input (``cnnlib.images``' one filter).
     """
@@ -94,6 +97,7 @@ class InputSpec:
     class_names: tuple[str, ...]
     views: tuple[str, ...] = DEFAULT_VIEWS
     temperature: float | None = None
+    ood_threshold: float | None = None
     value_range: tuple[int, int] = VALUE_RANGE
     resize_filter: str = RESIZE_FILTER
 
@@ -113,6 +117,11 @@ class InputSpec:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 100:
                 raise ConfigError(f"temperature must be a number in [0.01, 100] or None. Received: temperature={value!r}")
             object.__setattr__(self, "temperature", float(value))
+        if self.ood_threshold is not None:
+            value = self.ood_threshold
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+                raise ConfigError(f"ood_threshold must be a number in [0, 2] or None. Received: ood_threshold={value!r}")
+            object.__setattr__(self, "ood_threshold", float(value))
         object.__setattr__(self, "value_range", tuple(int(v) for v in self.value_range))
         if self.resize_filter != RESIZE_FILTER:
             raise ConfigError(f"resize_filter must be {RESIZE_FILTER!r}. Received: resize_filter={self.resize_filter!r}")
@@ -134,6 +143,10 @@ class InputSpec:
     def with_temperature(self, temperature: float | None) -> InputSpec:
         """This spec with a (newly fitted) calibration temperature."""
         return dataclasses.replace(self, temperature=temperature)
+
+    def with_ood_threshold(self, threshold: float | None) -> InputSpec:
+        """This spec with a (newly fitted) familiarity threshold."""
+        return dataclasses.replace(self, ood_threshold=threshold)
 
     def describe(self) -> str:
         """What the model can see, in words: ``"10 classes of 32×32 colour images"``."""

@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from app import exporting, plots, state, ui  # noqa: E402
 from app.cache import load_predictor  # noqa: E402
-from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
+from app.inference import DISPLAY_SIDE, answer_warnings, band_emoji  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
 IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
@@ -50,14 +50,13 @@ rows = []
 for n, upload in enumerate(answers):
     answer = upload.answer
     rows.append({"file": upload.name, "prediction": answer.label, "confidence": round(answer.confidence, 4),
-                 "band": answer.band,
+                 "band": answer.band, "unfamiliar": answer.unfamiliar,
                  **{f"top{i + 1}": f"{b['label']} ({b['confidence']:.1%})" for i, b in enumerate(answer.top[1:3], 1)}})
     st.divider()
     st.markdown(f"#### {band_emoji(answer.band)} Prediction: **{answer.label}** — {answer.confidence:.1%} ({answer.band})")
     st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
-    if answer.low_confidence:
-        st.warning(f"Low confidence ({answer.confidence:.0%}): the photo may show none of the classes this model knows "
-                   f"({', '.join(classes[:10])}{'…' if len(classes) > 10 else ''}).")
+    for warning in answer_warnings(answer, classes):
+        st.warning(warning)
     c1, c2, c3, c4 = st.columns([2, 1, 3, 2])
     c1.image(upload.preview, caption="your photo", width="stretch")
     c2.image(ui.display_image(upload.pixels, 96), caption="model's view", width=96)

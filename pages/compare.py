@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from app import exporting, plots, ui  # noqa: E402
 from app.cache import load_predictor, run_evaluation  # noqa: E402
-from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
+from app.inference import DISPLAY_SIDE, answer_warnings, band_emoji  # noqa: E402
 from cnnlib.errors import CnnlibError  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
@@ -137,5 +137,7 @@ if upload is not None:
                 answer = shown.answer
                 st.markdown(f"**{name}**  \n{band_emoji(answer.band)} **{answer.label}** {answer.confidence:.1%} "
                             f"({answer.band})")
+                for warning in answer_warnings(answer, run.class_names()):
+                    st.warning(warning)
                 st.image(overlay_heatmap(shown.preview, answer.heatmap, 0.45), caption="Grad-CAM", width=260)
                 st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in answer.top[1:]))

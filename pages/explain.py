@@ -10,6 +10,7 @@ import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402
 from app.cache import load_predictor, run_dataset  # noqa: E402
+from app.inference import answer_warnings  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
 #: The page's title for each of the core's explanation methods.
@@ -53,7 +54,10 @@ from cnnlib.explain import METHODS, conv_layer_names, explain, feature_maps  # n
 from cnnlib.explain.graph import resolve_layer  # noqa: E402
 
 with ui.user_errors():
-    best = predictor.answer(image, k=3)[0].top
+    answer = predictor.answer(image, k=3)[0]
+best = answer.top
+for warning in answer_warnings(answer, classes):
+    st.warning(warning)
 c1, c2, c3 = st.columns([1, 2, 2])
 c1.image(ui.display_image(image, 160), caption="model input" + (f" · true: {true_label}" if true_label else ""), width=160)
 c2.markdown("**Prediction**  \n" + "  \n".join(f"{i + 1}. **{b['label']}** — {b['confidence']:.1%}" for i, b in enumerate(best)))

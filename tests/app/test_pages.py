@@ -267,3 +267,34 @@ def test_bundled_run_is_listed_read_only_and_exports_elsewhere(trained_runs: lis
         assert not (bundled / "evaluation").exists()
     finally:
         shutil.rmtree(bundled)
+
+
+def test_classify_warns_that_noise_shows_none_of_the_classes(app_env: dict[str, str]) -> None:
+    import shutil
+
+    import numpy as np
+
+    from cnnlib.runs import bundled_runs_dir
+
+    shipped = [path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "familiarity.npz").exists()]
+    assert shipped, "the bundled demo run carries its familiarity score"
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped[0].name
+    shutil.copytree(shipped[0], demo)
+    assert bundled_runs_dir() == Path(app_env["CNNLIB_BUNDLED_RUNS"])
+    try:
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+        at = page("classify")
+        at.session_state["keep_run"] = str(demo)
+        at.run()
+        at.file_uploader(key="classify_files").set_value([("noise.png", buffer.getvalue(), "image/png")]).run()
+        no_exception(at)
+        assert not errors(at)
+        assert any("may show none of the classes this model knows" in w.value for w in at.warning), \
+            [w.value for w in at.warning]
+    finally:
+        shutil.rmtree(demo)

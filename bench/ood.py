@@ -1,0 +1,79 @@
+""""None of my classes": AUROC of each familiarity score, test images against sets of no class.
+
+The in-distribution images are the run's test split; the others come from
+``bench.ood_sets`` at the model's input size. ``knn`` is scored with the run's saved
+neighbour bank, exactly as the run answers; the other methods are fitted here (Mahalanobis
+on every training image) for comparison. The pass rate is the share of test images under
+the run's saved threshold (fitted to let 95% of validation images pass).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench import common
+
+SET_SIZE = 2000
+
+
+def _bundled_or(run_ref: str | None, runs_dir: str | None) -> Any:
+    from cnnlib.runs import RunStore
+
+    store = RunStore(runs_dir)
+    if run_ref:
+        return store.get(run_ref)
+    bundled = [info["id"] for info in store.list() if info.get("bundled")]
+    if not bundled:
+        raise SystemExit("no bundled run found; pass --run RUN")
+    return store.get(bundled[0])
+
+
+def _method_scores(predictor: Any, density: Any, features: np.ndarray) -> dict[str, np.ndarray]:
+    from cnnlib import ood
+
+    kernel, bias = predictor.classifier.get_layer("predictions").get_weights()
+    logits = features.astype(np.float64) @ kernel + bias  # the head is linear: mean features -> mean logits
+    temperature = predictor.spec.temperature or 1.0
+    return {
+        "knn": predictor.familiarity.scores(features),
+        "mahalanobis": density.scores(features),
+        "energy": ood.logit_scores(logits, "energy"),
+        "max_logit": ood.logit_scores(logits, "max_logit"),
+        "msp": ood.logit_scores(logits / temperature, "msp"),  # the confidence the page shows
+    }
+
+
+def run_ood(args: Any) -> common.Section:
+    from bench.ood_sets import SETS, make_set
+    from cnnlib import ood
+    from cnnlib.inference import load_predictor
+    from cnnlib.operations import load_run_dataset
+
+    section = common.Section("ood", "None of my classes: familiarity score AUROC",
+                             goal="AUROC >= 0.90 on far-from-distribution sets for the bundled model")
+    run = _bundled_or(args.run, args.runs)
+    predictor = load_predictor(run)
+    if not predictor.scores_familiarity:
+        raise SystemExit(f"run {run.id!r} has no fitted familiarity score; evaluate it once first")
+    dataset = load_run_dataset(run)
+    common.log("features of the training split (Mahalanobis fit)")
+    density = ood.fit_density(predictor.features(dataset.train.images), dataset.train.labels, predictor.spec.num_classes)
+    familiar = _method_scores(predictor, density, predictor.features(dataset.test.images))
+    passed = float(np.mean(familiar["knn"] <= predictor.spec.ood_threshold))
+    section.note(f"run {run.id} ({predictor.spec.describe()}, views {', '.join(predictor.spec.views)}); "
+                 f"{len(dataset.test.labels)} test images against {SET_SIZE} images per set (seed 1); "
+                 f"knn bank {len(predictor.familiarity.features)} training images, k={predictor.familiarity.k}; "
+                 f"{passed:.1%} of test images pass the run's threshold {predictor.spec.ood_threshold}")
+    rows = []
+    for name, (_, kind) in SETS.items():
+        images = make_set(name, SET_SIZE, predictor.spec.shape, seed=1)
+        scores = _method_scores(predictor, density, predictor.features(images))
+        flagged = float(np.mean(scores["knn"] > predictor.spec.ood_threshold))
+        aurocs = {method: round(ood.auroc(familiar[method], scores[method]), 4) for method in scores}
+        section.add({"set": name, "kind": kind, "auroc": aurocs, "knn_flagged": round(flagged, 4),
+                     "test_passed": round(passed, 4), "run": run.id})
+        rows.append([name, kind, *aurocs.values(), f"{flagged:.1%}"])
+    section.write(common.markdown_table(["set", "kind", *familiar, "flagged by the run (knn)"], rows))
+    return section

@@ -10,7 +10,10 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from app import plots, state, ui  # noqa: E402
-from app.cache import run_evaluation  # noqa: E402
+from app.cache import load_predictor, run_evaluation  # noqa: E402
+
+#: Images of a confusion cell shown per page.
+CELL_PAGE = 12
 
 st.title("📊 Evaluate")
 run = ui.pick_run("keep_run", "Run to evaluate")
@@ -55,10 +58,24 @@ with right:
     pred_name = st.selectbox("Predicted class", classes, key=state.choose("keep_eval_pred", classes, classes[1] if len(classes) > 1 else None))
     t, p = classes.index(true_name), classes.index(pred_name)
     cell = np.flatnonzero((labels == t) & (predicted == p))
-    st.markdown(f"**{len(cell)}** test image(s) of **{true_name}** predicted as **{pred_name}**")
+    st.markdown(f"**{len(cell):,}** test image(s) of **{true_name}** predicted as **{pred_name}**")
+    with_cam = st.toggle("Show why (Grad-CAM of the predicted class)", key=state.default("keep_eval_cell_cam", True))
     if len(cell):
-        shown = cell[np.argsort(-probs[cell, p])][:24]
-        st.image([ui.display_image(test.images[i], 72) for i in shown], caption=[f"{probs[i, p]:.0%}" for i in shown], width=72)
+        ordered = cell[np.argsort(-probs[cell, p])]  # most confident first: the errors that mislead most
+        pages = max(1, -(-len(ordered) // CELL_PAGE))
+        page_number = st.number_input(f"Page (of {pages})", 1, pages, key=f"eval_cell_page_{t}_{p}") if pages > 1 else 1
+        start = (int(page_number) - 1) * CELL_PAGE
+        shown = ordered[start : start + CELL_PAGE]
+        st.caption(f"Showing {start + 1:,}–{start + len(shown):,} of {len(ordered):,}, most confident first.")
+        if with_cam:
+            from cnnlib.explain.overlay import overlay_heatmap
+
+            heatmaps = [load_predictor(run).heatmap(test.images[i], p) for i in shown]
+            pictures = [overlay_heatmap(ui.display_image(test.images[i], 96), heat, 0.45)
+                        for i, heat in zip(shown, heatmaps, strict=True)]
+        else:
+            pictures = [ui.display_image(test.images[i], 96) for i in shown]
+        st.image(pictures, caption=[f"{pred_name} {probs[i, p]:.0%}" for i in shown], width=96)
 
 st.subheader("Per-class report")
 left, right = st.columns([2, 3])

@@ -148,6 +148,13 @@ def test_evaluate(trained_runs: list[Path]) -> None:
     at.selectbox(key="keep_eval_pred").set_value("3").run()
     no_exception(at)
     assert any("predicted as" in m.value for m in at.markdown)
+    # every image of the cell, a page at a time, each with the Grad-CAM of the predicted class
+    count = int(next(m.value for m in at.markdown if "predicted as" in m.value).split("**")[1].replace(",", ""))
+    assert count > 12, "the digits test split has more than 12 correct 3s"
+    assert any(c.value.startswith(f"Showing 1–12 of {count}") for c in at.caption), [c.value for c in at.caption]
+    at.number_input(key="eval_cell_page_3_3").set_value(2).run()
+    no_exception(at)
+    assert any(c.value.startswith(f"Showing 13–{min(24, count)} of {count}") for c in at.caption)
 
 
 def test_explain_test_image(trained_runs: list[Path]) -> None:

@@ -133,6 +133,22 @@ def reliability(bins: Sequence[dict[str, float]], ece: float | None = None, titl
     return _layout(fig, height=340)
 
 
+def deletion_curves(curves: dict[str, Any]) -> go.Figure:
+    """Deletion curves (``cnnlib.explain.faithfulness.Deletion``) per method, with the first random order."""
+    fig = go.Figure()
+    for n, (title, curve) in enumerate(curves.items()):
+        fig.add_scatter(x=curve.fractions, y=curve.probabilities, mode="lines+markers", name=f"{title} ({curve.score:.2f})",
+                        line=dict(color=PALETTE[n % len(PALETTE)]))
+    first = next(iter(curves.values()))
+    fig.add_scatter(x=first.fractions, y=first.random_probabilities,
+                    mode="lines", name=f"random order ({first.random_score:.2f})",
+                    line=dict(dash="dash", color="gray"))
+    fig.update_layout(title="Answered probability as the most attributed pixels are greyed out",
+                      xaxis_title="share of pixels greyed out", yaxis_title="probability", yaxis_range=[0, 1],
+                      legend=dict(orientation="h", y=-0.3))
+    return _layout(fig, height=360)
+
+
 def top_k(labels: Sequence[str], confidences: Sequence[float], title: str = "Top classes") -> go.Figure:
     """Horizontal bars of the top-k classes, best on top."""
     fig = go.Figure(

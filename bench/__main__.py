@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "export": ("bench.export:run_export", "TFLite formats: convert time, size, accuracy, agreement, latency"),
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
+    "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),
     "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
 }
 IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "ood", "app")
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-count", type=int, default=200, help="latency: timed calls per path")
     parser.add_argument("--scorecam-runs", type=int, default=20, help="latency: timed Score-CAM calls")
     parser.add_argument("--max-test", type=int, default=None, help="export: verify on at most this many test images")
+    parser.add_argument("--count", type=int, default=None, help="faithfulness: test images (default 200)")
     parser.add_argument("--no-write", action="store_true", help="print JSON lines only; leave BENCHMARKS.md alone")
     return parser
 

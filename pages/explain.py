@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from app import state, ui  # noqa: E402
+from app import plots, state, ui  # noqa: E402
 from app.cache import load_predictor, run_dataset  # noqa: E402
 from app.inference import answer_warnings  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
@@ -66,13 +66,25 @@ alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("kee
 # "predicted" means the run's answer (test-time views included), which the heatmaps then explain.
 target = classes.index(best[0]["label"] if target_name == "predicted" else target_name)
 
+from cnnlib.explain.faithfulness import deletion  # noqa: E402
+
 shown_methods = [method for method in METHODS if method in METHOD_TITLES]
+curves = {}
 for column, method in zip(st.columns(len(shown_methods)), shown_methods, strict=True):
     title = METHOD_TITLES[method]
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)
         column.image(explanation.overlay(alpha), caption=f"{title} · {classes[target]}",
                      width="stretch")
+        curves[title] = deletion(predictor.probabilities, image, explanation.heatmap, target)
+        column.caption(f"Deletion score **{curves[title].score:.2f}** (random order "
+                       f"{curves[title].random_score:.2f}; lower means the model follows this map)")
+if curves:
+    with st.expander("How faithful is each map? (deletion curves)"):
+        st.caption("Pixels are greyed out in the order each map ranks them, most attributed first, and the "
+                   f"answered probability of **{classes[target]}** is followed. A map the model really uses makes "
+                   "it fall fast (a small area under the curve); the dashed line is a random order.")
+        st.plotly_chart(plots.deletion_curves(curves), key="explain_deletion")
 
 with ui.user_errors():
     cam_layer = resolve_layer(model, None)  # the layer Grad-CAM reads: the last map larger than 1x1

@@ -162,6 +162,8 @@ def test_explain_test_image(trained_runs: list[Path]) -> None:
     no_exception(at)
     assert not errors(at)
     assert len(at.get("image")) >= 6  # input, four methods, feature-map grid
+    # each method says how faithful its map is: the deletion score against the random order
+    assert sum("Deletion score" in c.value for c in at.caption) == 4, [c.value for c in at.caption]
 
 
 def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:

@@ -1,0 +1,62 @@
+"""The deletion test: a map that points at what the model uses scores lower than chance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnlib.errors import DataError
+from cnnlib.explain.faithfulness import STEPS, deletion
+
+
+def _left_half_detector(batch: np.ndarray) -> np.ndarray:
+    """A 'model' whose class-0 probability is the brightness of the image's left half."""
+    left = np.asarray(batch, dtype=np.float64)[:, :, :8].mean(axis=(1, 2, 3)) / 255
+    return np.stack([left, 1 - left], axis=1)
+
+
+def _image() -> np.ndarray:
+    image = np.zeros((16, 16, 3), dtype=np.uint8)
+    image[:, :8] = 255  # bright left half: class 0 at probability 1
+    return image
+
+
+def test_the_map_the_model_follows_scores_below_chance_and_the_inverse_above() -> None:
+    true_map = np.zeros((16, 16))
+    true_map[:, :8] = 1.0
+    followed = deletion(_left_half_detector, _image(), true_map, target_class=0)
+    inverse = deletion(_left_half_detector, _image(), 1 - true_map, target_class=0)
+    assert followed.probabilities[0] == pytest.approx(1.0)
+    assert followed.fractions.shape == followed.probabilities.shape == (STEPS + 1,)
+    assert followed.score < followed.random_score < inverse.score
+    # greying the left half first drops it to the mean colour (127.5) by halfway
+    assert followed.probabilities[STEPS // 2] == pytest.approx(0.5, abs=1e-6)
+    assert np.all(np.diff(followed.probabilities) <= 1e-9)  # never rises as more pixels go
+
+
+def test_a_heatmap_of_another_size_is_refused() -> None:
+    with pytest.raises(DataError, match="the image's size"):
+        deletion(_left_half_detector, _image(), np.zeros((8, 8)), target_class=0)
+
+
+def test_grad_cam_of_the_bundled_model_beats_chance_on_test_photos(cifar_dir: Path) -> None:
+    from cnnlib.explain import explain
+    from cnnlib.images import load_image
+    from cnnlib.inference import load_predictor
+    from cnnlib.runs import RunStore
+
+    store = RunStore("/nonexistent-store")
+    bundled = [info["id"] for info in store.list() if info.get("bundled")]
+    if not bundled:
+        pytest.skip("no bundled run")
+    predictor = load_predictor(store.get(bundled[0]))
+    files = sorted((cifar_dir / "test").glob("*/*.jpg"))[::500][:20]
+    images = [load_image(path, predictor.spec.size, predictor.spec.channels) for path in files]
+    results = []
+    for image in images:
+        target = int(predictor.probabilities(image).argmax())
+        heatmap = explain(predictor.classifier, image, "gradcam", target_class=target).heatmap
+        results.append(deletion(predictor.probabilities, image, heatmap, target))
+    assert np.mean([r.score for r in results]) < np.mean([r.random_score for r in results])

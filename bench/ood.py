@@ -1,7 +1,7 @@
 """"None of my classes": AUROC of each familiarity score, test images against sets of no class.
 
 The in-distribution images are the run's test split; the others come from
-``bench.ood_sets`` at the model's input size. ``knn`` is scored with the run's saved
+``cnnlib.ood_sets`` at the model's input size. ``knn`` is scored with the run's saved
 neighbour bank, exactly as the run answers; the other methods are fitted here (Mahalanobis
 on every training image) for comparison. The pass rate is the share of test images under
 the run's saved threshold (fitted to let 95% of validation images pass).
@@ -46,7 +46,7 @@ def _method_scores(predictor: Any, density: Any, features: np.ndarray) -> dict[s
 
 
 def run_ood(args: Any) -> common.Section:
-    from bench.ood_sets import SETS, make_set
+    from cnnlib.ood_sets import SETS, make_set
     from cnnlib import ood
     from cnnlib.inference import load_predictor
     from cnnlib.operations import load_run_dataset

@@ -188,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", help="class name or index to explain (default: the predicted class)")
     explain.add_argument("--out", required=True, help="output .png path")
     explain.add_argument("--runs")
+
+    report = sub.add_parser("report", help="write the run's model card (HTML and Markdown)")
+    report.add_argument("run")
+    report.add_argument("--out", help="output folder (default: the run's report/)")
+    report.add_argument("--runs")
     return parser
 
 
@@ -319,6 +324,13 @@ def _cmd_explain(args: argparse.Namespace) -> Any:
     return explain_file(args.run, args.image, args.method, args.out, target_class=args.target, runs_dir=args.runs)
 
 
+def _cmd_report(args: argparse.Namespace) -> Any:
+    from cnnlib.operations import open_run
+    from cnnlib.report import write_model_card
+
+    return write_model_card(open_run(args.run, args.runs), args.out, args.runs)
+
+
 def _cmd_archs(args: argparse.Namespace) -> Any:
     from cnnlib.models import list_architectures
 
@@ -332,7 +344,7 @@ def _cmd_runs(args: argparse.Namespace) -> Any:
 
 
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "export": _cmd_export, "predict": _cmd_predict,
-            "explain": _cmd_explain, "archs": _cmd_archs, "runs": _cmd_runs}
+            "explain": _cmd_explain, "report": _cmd_report, "archs": _cmd_archs, "runs": _cmd_runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,19 @@ cards[3].metric("ECE", f"{ev['ece']:.3f}", help="Expected calibration error: how
 cards[4].metric("Parameters", ui.human_count(info.get("params")))
 cards[5].metric("Model size", ui.human_bytes(run.best_model_path().stat().st_size))
 cards[6].metric("Training time", ui.human_seconds(info.get("train_seconds")))
-st.caption(f"{len(labels)} test images · {len(classes)} classes · run `{run.id}`")
+st.caption(f"{len(labels):,} test images · {len(classes)} classes · run `{run.id}`")
+card_left, card_right = st.columns([1, 3])
+if card_left.button("📄 Build the model card", key="eval_card_build",
+                    help="One HTML page for stakeholders: data, metrics, calibration, unfamiliar photos, exports, "
+                         "errors with heatmaps, training, intended use and limits."):
+    from cnnlib.report import write_model_card
+
+    with ui.user_errors(), st.spinner("Writing the model card…"):
+        st.session_state["eval_card"] = (run.id, write_model_card(run)["html"])
+built = st.session_state.get("eval_card")
+if built and built[0] == run.id and Path(built[1]).exists():
+    card_right.download_button("⬇️ model-card.html", Path(built[1]).read_bytes(), file_name=f"{run.id}-model-card.html",
+                               mime="text/html", key="eval_card_download")
 
 st.subheader("Confusion matrix")
 normalized = st.toggle("Normalize rows (recall per class)", key=state.default("keep_eval_norm", False))

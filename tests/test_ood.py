@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.ood_sets import SETS, make_set
+from cnnlib.ood_sets import SETS, make_set
 from cnnlib import ood
 from cnnlib.errors import DataError, RunError
 from cnnlib.runs import RunStore

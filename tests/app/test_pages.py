@@ -155,6 +155,10 @@ def test_evaluate(trained_runs: list[Path]) -> None:
     at.number_input(key="eval_cell_page_3_3").set_value(2).run()
     no_exception(at)
     assert any(c.value.startswith(f"Showing 13–{min(24, count)} of {count}") for c in at.caption)
+    at.button(key="eval_card_build").click().run()
+    no_exception(at)
+    assert not errors(at)
+    assert any(button.label == "⬇️ model-card.html" for button in at.get("download_button")), "the card is offered"
 
 
 def test_explain_test_image(trained_runs: list[Path]) -> None:

@@ -143,8 +143,8 @@ def deletion_curves(curves: dict[str, Any]) -> go.Figure:
     fig.add_scatter(x=first.fractions, y=first.random_probabilities,
                     mode="lines", name=f"random order ({first.random_score:.2f})",
                     line=dict(dash="dash", color="gray"))
-    fig.update_layout(title="Answered probability as the most attributed pixels are greyed out",
-                      xaxis_title="share of pixels greyed out", yaxis_title="probability", yaxis_range=[0, 1],
+    fig.update_layout(title="Answered probability as the most attributed pixels are blurred away",
+                      xaxis_title="share of pixels blurred away", yaxis_title="probability", yaxis_range=[0, 1],
                       legend=dict(orientation="h", y=-0.3))
     return _layout(fig, height=360)
 

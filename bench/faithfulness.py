@@ -3,7 +3,7 @@
 For each of ``--count`` test images (every 50th of the test split, in order) and each public
 explain method, the heatmap of the answered class is put through the deletion test
 (``cnnlib.explain.faithfulness``): lower means the model's answer falls faster as the
-map's hottest pixels are greyed out. The random-order score is the chance level.
+map's hottest pixels are blurred away. The random-order score is the chance level.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def run_faithfulness(args: Any) -> common.Section:
     from cnnlib.inference import load_predictor
     from cnnlib.operations import load_run_dataset
 
-    section = common.Section("faithfulness", "Explanations: deletion score per method",
+    section = common.Section("faithfulness", "Explanations: deletion score per method (blur fill)",
                              goal="the user sees which heatmap the model actually follows")
     count = args.count or 200
     run = _bundled_or(args.run, args.runs)
@@ -39,7 +39,7 @@ def run_faithfulness(args: Any) -> common.Section:
     answered = predictor.probabilities(images).argmax(axis=1)
     methods = [method for method in METHODS if method != "gradcam-reference"]
     section.note(f"run {run.id}; {len(picked)} test images (every {max(1, len(test.labels) // count)}th); "
-                 "heatmap of the answered class; pixels greyed to the image's mean colour in 16 steps")
+                 "heatmap of the answered class; pixels replaced by a blurred copy (radius 1/8 of the width) in 16 steps")
     rows, chance = [], []
     for method in methods:
         scores, started = [], time.perf_counter()

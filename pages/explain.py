@@ -81,7 +81,7 @@ for column, method in zip(st.columns(len(shown_methods)), shown_methods, strict=
                        f"{curves[title].random_score:.2f}; lower means the model follows this map)")
 if curves:
     with st.expander("How faithful is each map? (deletion curves)"):
-        st.caption("Pixels are greyed out in the order each map ranks them, most attributed first, and the "
+        st.caption("Pixels are blurred away in the order each map ranks them, most attributed first, and the "
                    f"answered probability of **{classes[target]}** is followed. A map the model really uses makes "
                    "it fall fast (a small area under the curve); the dashed line is a random order.")
         st.plotly_chart(plots.deletion_curves(curves), key="explain_deletion")

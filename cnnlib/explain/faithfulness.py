@@ -1,14 +1,16 @@
 """How faithful a heatmap is: does the model's answer fall when its hottest pixels go?
 
 A heatmap can look plausible and still not be what the model uses. The deletion test
-(Petsiuk et al., "RISE", 2018) greys out pixels in the order the heatmap ranks them, most
+(Petsiuk et al., "RISE", 2018) blurs away pixels in the order the heatmap ranks them, most
 attributed first, and follows the answered probability of the explained class. If the map
 points at what the model uses, the probability falls fast and the area under the curve is
 small. The same test in a seeded random order is the yardstick: a map no better than chance
 scores about what the random order scores.
 
-Pixels are replaced by the image's own mean colour, so the probe adds no new edges or
-colours. The probabilities come from the run's answer (``cnnlib.inference.Predictor``),
+Pixels are replaced by the same pixels of a blurred copy of the image (Gaussian, radius
+1/8 of its width): that removes the detail the model could use without adding the sharp
+specks a flat fill makes, which on the bundled model made a random order nearly as
+destructive as any map (docs/BENCHMARKS.md, "Explanations: deletion score per method"). The probabilities come from the run's answer (``cnnlib.inference.Predictor``),
 test-time views and temperature included, in one batched call per curve.
 """
 
@@ -30,7 +32,7 @@ class Deletion:
     """A deletion curve and its summary.
 
     Attributes:
-        fractions: ``(STEPS + 1,)`` share of pixels greyed out, 0 to 1.
+        fractions: ``(STEPS + 1,)`` share of pixels blurred away, 0 to 1.
         probabilities: The explained class's answered probability at each fraction.
         score: Area under the curve, 0 to 1; lower means the model follows the map more.
         random_probabilities: The curve of a seeded random order (the chance level).
@@ -45,12 +47,18 @@ class Deletion:
 
 
 def _deleted(image: np.ndarray, order: np.ndarray, steps: int) -> np.ndarray:
-    """``(steps + 1, H, W, C)``: the image with the first ``k/steps`` of ``order`` greyed out."""
+    """``(steps + 1, H, W, C)``: the image with the first ``k/steps`` of ``order`` taken from its blurred copy."""
+    from PIL import Image, ImageFilter
+
     height, width, channels = image.shape
-    fill = image.reshape(-1, channels).mean(axis=0)
-    batch = np.repeat(image[None].astype(np.float32), steps + 1, axis=0).reshape(steps + 1, height * width, channels)
+    pixels = np.asarray(image, dtype=np.uint8)
+    picture = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+    blurred = np.asarray(picture.filter(ImageFilter.GaussianBlur(radius=width / 8)), dtype=np.float32)
+    blurred = blurred.reshape(height * width, channels)
+    batch = np.repeat(pixels[None].astype(np.float32), steps + 1, axis=0).reshape(steps + 1, height * width, channels)
     for step in range(1, steps + 1):
-        batch[step, order[: round(step * height * width / steps)]] = fill
+        chosen = order[: round(step * height * width / steps)]
+        batch[step, chosen] = blurred[chosen]
     return batch.reshape(steps + 1, height, width, channels)
 
 

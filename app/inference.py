@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnnlib.inference import BANDS, LOW_CONFIDENCE, Answer, confidence_band
+from cnnlib.inference import BANDS, LOW_CONFIDENCE, Answer, UploadAnswer, confidence_band
 
 #: Longest side of the photo previews on Classify and Compare.
 DISPLAY_SIDE = 384
 
 EMOJI = dict(zip((words for _, words in BANDS), ("😀", "🙂", "🤔", "😕"), strict=True))
 
-__all__ = ["DISPLAY_SIDE", "EMOJI", "LOW_CONFIDENCE", "answer_warnings", "band_emoji", "confidence_band"]
+__all__ = ["DISPLAY_SIDE", "EMOJI", "LOW_CONFIDENCE", "answer_warnings", "band_emoji", "confidence_band",
+           "upload_warnings"]
 
 
 def band_emoji(band: str) -> str:
@@ -26,6 +27,11 @@ def band_emoji(band: str) -> str:
 
 def _known(classes: Sequence[str]) -> str:
     return ", ".join(classes[:10]) + ("…" if len(classes) > 10 else "")
+
+
+def upload_warnings(upload: UploadAnswer, classes: Sequence[str]) -> list[str]:
+    """``answer_warnings`` of an upload, after the note that it is far from what the model sees."""
+    return ([f"🖼️ {upload.mismatch}"] if upload.mismatch else []) + answer_warnings(upload.answer, classes)
 
 
 def answer_warnings(answer: Answer, classes: Sequence[str]) -> list[str]:

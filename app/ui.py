@@ -65,17 +65,66 @@ def usable_runs() -> list[dict[str, Any]]:
     return [info for info in store().list() if info.get("has_model") and info.get("status") != "damaged"]
 
 
+def _sees_photos(info: dict[str, Any]) -> bool:
+    try:
+        spec = store().get(info["path"]).input_spec()
+    except CnnlibError:
+        return False
+    return spec.channels == 3 and min(spec.height, spec.width) >= 32
+
+
+def demo_default(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run a page opens on before anyone picks one: one that can be shown photos.
+
+    The bundled demo run first, else the most accurate completed run of colour images at
+    32 px or more, else the newest: a presenter who just trained the digits demo must not
+    open Classify on a model of 8x8 grey digits.
+    """
+    completed = [info for info in runs if info.get("status") == "completed"]
+    for info in completed:
+        if info.get("bundled"):
+            return info
+    photos = [info for info in completed if _sees_photos(info)]
+    if photos:
+        return max(photos, key=lambda info: info.get("test_accuracy") or 0.0)
+    return runs[0]
+
+
+def compare_default(runs: list[dict[str, Any]]) -> list[str]:
+    """Two run paths to compare before anyone picks: ``demo_default`` and a run of the same classes if any."""
+    first = demo_default(runs)["path"]
+    others = [info["path"] for info in runs if info["path"] != first]
+
+    def classes(path: str) -> tuple[str, ...] | None:
+        try:
+            return tuple(store().get(path).class_names())
+        except CnnlibError:
+            return None
+
+    wanted = classes(first)
+    same = [path for path in others if classes(path) == wanted]
+    return [first, (same or others)[0]]
+
+
 def pick_run(key: str, label: str = "Run", help: str | None = None) -> Run | None:
-    """A selectbox of usable runs, remembered across pages; None (with a hint) when there are none."""
+    """A selectbox of usable runs, remembered across pages; None (with a hint) when there are none.
+
+    With no choice made yet it opens on ``demo_default``; the caption under it says what the
+    chosen model can see.
+    """
     runs = usable_runs()
     if not runs:
         st.info("No trained model yet. Train one on the **Train** page, or use the one-click demo on **Home**.")
         return None
     by_path = {info["path"]: info for info in runs}
     options = list(by_path)
-    st.selectbox(label, options, key=state.choose(key, options), format_func=lambda p: run_label(by_path[p]), help=help)
+    st.selectbox(label, options, key=state.choose(key, options, demo_default(runs)["path"]),
+                 format_func=lambda p: run_label(by_path[p]), help=help)
     with user_errors():
-        return store().get(st.session_state[key])
+        run = store().get(st.session_state[key])
+        st.caption(f"This model sees {run.input_spec().describe()}: {', '.join(run.class_names()[:10])}"
+                   + ("…" if len(run.class_names()) > 10 else "") + ".")
+        return run
 
 
 def display_image(image: np.ndarray, min_side: int = 112) -> np.ndarray:

@@ -339,6 +339,8 @@ class UploadAnswer:
         preview: A display copy of the photo, at most ``preview_side`` on its long side.
         original_size: ``(width, height)`` of the decoded photo.
         answer: The run's answer (with the Grad-CAM heatmap when asked for).
+        mismatch: A sentence when the photo is far from what the model sees (a colour photo
+            for a grey model, a big photo for a tiny input), else None.
     """
 
     name: str
@@ -346,6 +348,31 @@ class UploadAnswer:
     preview: np.ndarray
     original_size: tuple[int, int]
     answer: Answer
+    mismatch: str | None = None
+
+
+#: Mean spread between a pixel's colour channels above which a photo counts as colourful.
+COLOURFUL = 24
+#: A model input side at or under this many pixels sees a photo as a few blurry blobs.
+TINY_SIDE = 16
+
+
+def input_mismatch(spec: InputSpec, preview: np.ndarray, original_size: tuple[int, int]) -> str | None:
+    """Say when an upload is far from what the model sees, or None when it fits.
+
+    A grey-digit model shown a colour photo still answers, but with a meaning nobody should
+    trust; the page says why before the answer is read.
+    """
+    pixels = np.asarray(preview, dtype=np.int16)
+    colourful = pixels.ndim == 3 and pixels.shape[-1] == 3 and float((pixels.max(-1) - pixels.min(-1)).mean()) > COLOURFUL
+    notes = []
+    if spec.channels == 1 and colourful:
+        notes.append("this model only knows grey images, so the photo's colours are dropped")
+    if max(spec.height, spec.width) <= TINY_SIDE and max(original_size) >= 10 * max(spec.height, spec.width):
+        notes.append(f"it sees the {original_size[0]}×{original_size[1]} photo as {spec.width}×{spec.height} pixels")
+    if not notes:
+        return None
+    return (f"This photo is far from what the model was trained on ({spec.describe()}): " + "; ".join(notes) + ".")
 
 
 def decode_upload(data: bytes, name: str, spec: InputSpec, preview_side: int = 384) -> tuple[np.ndarray, np.ndarray,
@@ -388,5 +415,6 @@ def answer_uploads(predictor: Predictor, files: list[tuple[str, bytes]], k: int 
     if not decoded:
         return [], errors
     answers = predictor.answer(np.stack([item[1] for item in decoded]), k=k, heatmaps=heatmaps)
-    return [UploadAnswer(name=name, pixels=pixels, preview=preview, original_size=size, answer=answer)
+    return [UploadAnswer(name=name, pixels=pixels, preview=preview, original_size=size, answer=answer,
+                         mismatch=input_mismatch(predictor.spec, preview, size))
             for (name, pixels, preview, size), answer in zip(decoded, answers, strict=True)], errors

@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from app import exporting, plots, state, ui  # noqa: E402
 from app.cache import load_predictor  # noqa: E402
-from app.inference import DISPLAY_SIDE, answer_warnings, band_emoji  # noqa: E402
+from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
 IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
@@ -23,7 +23,6 @@ if run is None:
 with ui.user_errors():
     spec = run.input_spec()
 classes = list(spec.class_names)
-st.caption(f"Classes: {', '.join(classes)} · the model sees {spec.describe()}")
 
 files = st.file_uploader("Upload photos", type=IMAGE_TYPES, accept_multiple_files=True, key="classify_files")
 files = list(files or [])
@@ -55,7 +54,7 @@ for n, upload in enumerate(answers):
     st.divider()
     st.markdown(f"#### {band_emoji(answer.band)} Prediction: **{answer.label}** — {answer.confidence:.1%} ({answer.band})")
     st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
-    for warning in answer_warnings(answer, classes):
+    for warning in upload_warnings(upload, classes):
         st.warning(warning)
     c1, c2, c3, c4 = st.columns([2, 1, 3, 2])
     c1.image(upload.preview, caption="your photo", width="stretch")

@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from app import exporting, plots, ui  # noqa: E402
 from app.cache import load_predictor, run_evaluation  # noqa: E402
-from app.inference import DISPLAY_SIDE, answer_warnings, band_emoji  # noqa: E402
+from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings  # noqa: E402
 from cnnlib.errors import CnnlibError  # noqa: E402
 from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
 
@@ -26,7 +26,7 @@ if len(runs_info) < 2:
 by_path = {info["path"]: info for info in runs_info}
 options = list(by_path)
 remembered = [p for p in st.session_state.get("keep_compare_runs", []) if p in options]
-st.session_state["keep_compare_runs"] = remembered or options[:2]
+st.session_state["keep_compare_runs"] = remembered or ui.compare_default(runs_info)
 chosen = st.multiselect("Runs", options, key="keep_compare_runs", max_selections=4, format_func=lambda p: ui.run_label(by_path[p]))
 if len(chosen) < 2:
     st.info("Choose at least two runs.")
@@ -137,7 +137,7 @@ if upload is not None:
                 answer = shown.answer
                 st.markdown(f"**{name}**  \n{band_emoji(answer.band)} **{answer.label}** {answer.confidence:.1%} "
                             f"({answer.band})")
-                for warning in answer_warnings(answer, run.class_names()):
+                for warning in upload_warnings(shown, run.class_names()):
                     st.warning(warning)
                 st.image(overlay_heatmap(shown.preview, answer.heatmap, 0.45), caption="Grad-CAM", width=260)
                 st.caption(" · ".join(f"{b['label']} {b['confidence']:.0%}" for b in answer.top[1:]))

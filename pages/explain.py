@@ -26,7 +26,6 @@ with ui.user_errors():
     predictor = load_predictor(run)
 model, spec = predictor.classifier, predictor.spec
 classes = list(spec.class_names)
-st.caption(f"The model sees {spec.describe()}.")
 
 source = st.radio("Image", ("From the test split", "Upload"), horizontal=True, key=state.default("keep_explain_source", "From the test split"))
 image = None

@@ -174,3 +174,18 @@ def test_upload_pixels_equal_the_training_decode(tmp_path: Path) -> None:
     assert size == (1500, 2000)  # width, height after the EXIF rotation
     assert max(preview.shape[:2]) <= 384
     assert preview.shape[0] > preview.shape[1]  # portrait, as the phone showed it
+
+
+def test_an_upload_far_from_what_the_model_sees_is_named() -> None:
+    from cnnlib.inference import input_mismatch
+
+    grey_digits = spec_for((8, 8, 1), [str(n) for n in range(10)])
+    colour = np.zeros((300, 400, 3), np.uint8)
+    colour[..., 0] = 220  # a red photo
+    note = input_mismatch(grey_digits, colour, (400, 300))
+    assert note is not None and "8×8 grey" in note and "colours are dropped" in note and "400×300" in note
+    grey_photo = np.repeat(colour[..., :1], 3, axis=-1)  # the same photo in grey: only the size is far
+    assert "colours" not in input_mismatch(grey_digits, grey_photo, (400, 300))
+    assert input_mismatch(grey_digits, grey_photo[:60, :60], (60, 60)) is None
+    photos = spec_for((32, 32, 3), CLASSES)
+    assert input_mismatch(photos, colour, (4000, 3000)) is None  # a colour photo model takes any photo

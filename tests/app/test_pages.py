@@ -311,3 +311,25 @@ def test_classify_warns_that_noise_shows_none_of_the_classes(app_env: dict[str, 
             [w.value for w in at.warning]
     finally:
         shutil.rmtree(demo)
+
+
+def test_pages_open_on_the_bundled_demo_and_say_what_it_sees(trained_runs: list[Path], app_env: dict[str, str]) -> None:
+    import shutil
+
+    shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped.name
+    shutil.copytree(shipped, demo)
+    try:
+        for name in ("classify", "explain"):
+            at = page(name).run()  # a fresh session: nothing chosen yet, digits runs newer than the demo
+            assert at.selectbox(key="keep_run").value == str(demo), name
+            assert any("This model sees 10 classes of 32×32 colour images" in c.value for c in at.caption), name
+        at = page("classify")
+        at.session_state["keep_run"] = str(trained_runs[0])  # a digits model, chosen on purpose
+        at.run()
+        at.file_uploader(key="classify_files").set_value([("red.png", png_bytes((400, 300)), "image/png")]).run()
+        no_exception(at)
+        assert any("far from what the model was trained on" in w.value and "colours are dropped" in w.value
+                   for w in at.warning), [w.value for w in at.warning]
+    finally:
+        shutil.rmtree(demo)

@@ -33,6 +33,7 @@ if st.toggle("Use the camera", key="classify_camera_on"):
 show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
 
 answers, errors = [], []
+uploaded_bytes = {file.name: file.getvalue() for file in files}  # answers skip unreadable files: match by name
 if files:
     from cnnlib.explain.overlay import overlay_heatmap
     from cnnlib.inference import answer_uploads
@@ -56,6 +57,14 @@ for n, upload in enumerate(answers):
     st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
     for warning in upload_warnings(upload, classes):
         st.warning(warning)
+    with st.expander("Wrong? Tell the right class, and keep this photo as a field test"):
+        truth = st.selectbox("The right class", classes, key=f"classify_truth_{n}")
+        if st.button("Save to this model's field set", key=f"classify_keep_{n}"):
+            from cnnlib.fieldset import add_field_photo
+
+            with ui.user_errors(stop=False):
+                add_field_photo(run, uploaded_bytes[upload.name], upload.name, truth)
+                st.success(f"Saved as a photo of **{truth}**. Evaluate now scores the model on your photos too.")
     c1, c2, c3, c4 = st.columns([2, 1, 3, 2])
     c1.image(upload.preview, caption="your photo", width="stretch")
     c2.image(ui.display_image(upload.pixels, 96), caption="model's view", width=96)

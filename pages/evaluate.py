@@ -50,6 +50,24 @@ if built and built[0] == run.id and Path(built[1]).exists():
     card_right.download_button("⬇️ model-card.html", Path(built[1]).read_bytes(), file_name=f"{run.id}-model-card.html",
                                mime="text/html", key="eval_card_download")
 
+from cnnlib.fieldset import evaluate_field  # noqa: E402
+
+with ui.user_errors(stop=False):
+    field = evaluate_field(run, load_predictor(run))
+    if field is not None:
+        st.subheader("Your photos (field set)")
+        left, right = st.columns([1, 3])
+        left.metric("Field accuracy", f"{field.accuracy:.1%}", delta=f"{field.accuracy - ev['accuracy']:+.1%} vs test",
+                    help="Photos you labelled on Classify with 'tell the right class'.")
+        right.caption(f"{field.count:,} photo(s): " + ", ".join(f"{name} {n}" for name, n in field.per_class.items())
+                      + (f" · {len(field.unreadable)} unreadable file(s) skipped" if field.unreadable else ""))
+        warning = field.gap_warning(ev["accuracy"])
+        if warning:
+            st.warning(warning)
+        if field.wrong:
+            right.caption("Missed: " + "; ".join(f"{w['true']} → {w['predicted']} ({w['confidence']:.0%})"
+                                                 for w in field.wrong[:10]))
+
 st.subheader("Confusion matrix")
 normalized = st.toggle("Normalize rows (recall per class)", key=state.default("keep_eval_norm", False))
 left, right = st.columns([3, 2])

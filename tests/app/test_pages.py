@@ -333,3 +333,31 @@ def test_pages_open_on_the_bundled_demo_and_say_what_it_sees(trained_runs: list[
                    for w in at.warning), [w.value for w in at.warning]
     finally:
         shutil.rmtree(demo)
+
+
+def test_a_wrong_answer_is_kept_as_a_field_photo_and_evaluate_scores_it(trained_runs: list[Path]) -> None:
+    import shutil
+
+    from cnnlib.fieldset import field_dir
+    from cnnlib.runs import RunStore
+
+    run = RunStore(os.environ["CNNLIB_RUNS"]).get(str(trained_runs[0]))
+    shutil.rmtree(field_dir(run), ignore_errors=True)
+    try:
+        at = page("classify")
+        at.session_state["keep_run"] = str(trained_runs[0])
+        at.run()
+        at.file_uploader(key="classify_files").set_value([("mine.png", png_bytes(), "image/png")]).run()
+        at.selectbox(key="classify_truth_0").set_value("7").run()
+        at.button(key="classify_keep_0").click().run()
+        no_exception(at)
+        assert any("Saved as a photo of **7**" in s.value for s in at.success)
+        assert len(list((field_dir(run) / "7").iterdir())) == 1
+        at = page("evaluate")
+        at.session_state["keep_run"] = str(trained_runs[0])
+        at.run()
+        no_exception(at)
+        assert any(m.label == "Field accuracy" for m in at.metric)
+        assert any("1 photo(s): 7 1" in c.value for c in at.caption), [c.value for c in at.caption]
+    finally:
+        shutil.rmtree(field_dir(run), ignore_errors=True)

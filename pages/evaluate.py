@@ -1,16 +1,11 @@
 """Evaluate: metrics, confusion matrix with drill-down, report, galleries, calibration, curves."""
 
-import sys
-from pathlib import Path
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import plots, state, ui  # noqa: E402
-from app.cache import run_evaluation  # noqa: E402
+from app import plots, state, ui
+from app.cache import run_evaluation
 
 st.title("📊 Evaluate")
 run = ui.pick_run("keep_run", "Run to evaluate")

@@ -69,6 +69,7 @@ def test_runs_lists_the_store(capsys: pytest.CaptureFixture[str], store: tuple[P
     assert any(run["id"] == run_id and run["status"] == "completed" for run in runs)
 
 
+@pytest.mark.slow  # a real training in a fresh interpreter
 def test_train_subprocess_contract(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "cifar_fast", "--epochs", "3",
@@ -194,11 +195,8 @@ def _png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def test_every_bad_input_is_one_error_line_exit_2_and_changes_nothing(
-    capsys: pytest.CaptureFixture[str], store: tuple[Path, str], tmp_path: Path
-) -> None:
-    root, run_id = store
-    cases = _bad_inputs(tmp_path / "inputs", run_id, root)
+def _assert_one_line_errors(capsys: pytest.CaptureFixture[str], cases: list[tuple[str, list[str], str]],
+                            root: Path, tmp_path: Path) -> None:
     before = snapshot(root)
     failures = []
     for label, argv, needle in cases:
@@ -212,6 +210,26 @@ def test_every_bad_input_is_one_error_line_exit_2_and_changes_nothing(
     assert not (tmp_path.parent / "escaped.png").exists() and not (tmp_path / "escaped.png").exists()
 
 
+def test_every_bad_training_input_is_one_error_line_exit_2_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Training inputs need no trained run, so this half of the contract is in the fast tier.
+    root = tmp_path / "runs"
+    root.mkdir()
+    cases = [case for case in _bad_inputs(tmp_path / "inputs", "no-run-needed", root) if case[1][0] == "train"]
+    assert cases
+    _assert_one_line_errors(capsys, cases, root, tmp_path)
+
+
+def test_every_bad_input_is_one_error_line_exit_2_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], store: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, run_id = store
+    cases = [case for case in _bad_inputs(tmp_path / "inputs", run_id, root) if case[1][0] != "train"]
+    _assert_one_line_errors(capsys, cases, root, tmp_path)
+
+
+@pytest.mark.slow  # a fresh CLI interpreter
 def test_bad_input_in_a_real_subprocess_has_no_traceback(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "cnnlib", "train", "--data", str(tmp_path / "missing")],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,

@@ -80,6 +80,7 @@ def test_trained_run_reaches_real_accuracy_and_records_everything(trained_run_st
     assert not (run_dir / "backup").exists()
 
 
+@pytest.mark.slow  # a training job in a fresh interpreter
 def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None:
     job = launch_training("stoppable", {"source": "digits"}, {"arch": "dwsep_cnn"},
                           {"epochs": 400, "tensorboard": False}, runs_dir=tmp_path)
@@ -95,6 +96,7 @@ def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None
     assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped"
 
 
+@pytest.mark.slow  # a training job in a fresh interpreter
 def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path) -> None:
     job = launch_training("killed", {"source": "digits"}, {"arch": "cifar_fast"},
                           {"epochs": 12, "tensorboard": False}, runs_dir=tmp_path)
@@ -124,6 +126,7 @@ def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path
     assert store.get(job.run_id).status == "completed"
 
 
+@pytest.mark.slow  # a real training
 def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
     # Decoupled weight decay of lr * wd = 10 multiplies every weight by -9 per
     # step: the weights overflow float32 within ~40 steps and the loss turns NaN.
@@ -136,6 +139,7 @@ def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
     assert info["status"] == "failed" and "NaN" in info["error"]
 
 
+@pytest.mark.slow  # a real training
 def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
     result = train(DataConfig(source="digits"), {"arch": "cifar_fast"},
                    TrainConfig(epochs=100_000, lr=0.003, schedule="onecycle", time_budget_minutes=0.4,

@@ -118,6 +118,7 @@ def test_train_page_shows_registry_and_summary(trained_runs: list[Path]) -> None
     assert at.selectbox(key="keep_train_watch").options  # the finished runs are listed as jobs
 
 
+@pytest.mark.slow  # starts a training job (a fresh interpreter)
 def test_train_bad_source_shows_error(app_env: dict[str, str]) -> None:
     import time
 
@@ -202,6 +203,7 @@ def _wait(condition, seconds: float = 180.0) -> None:  # noqa: ANN001
         time.sleep(1.0)
 
 
+@pytest.mark.slow  # starts a training job (a fresh interpreter)
 def test_home_one_click_demo_starts_a_background_job(app_env: dict[str, str]) -> None:
     from cnnlib.training.launcher import list_jobs
 

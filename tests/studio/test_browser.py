@@ -1,6 +1,6 @@
 """End to end in a real browser: a real `streamlit run` server and headless Debian Chromium.
 
-Run alone (one browser at a time): ``python -m pytest tests/app/test_browser.py``. The tests
+Run alone (one browser at a time): ``python -m pytest tests/studio/test_browser.py``. The tests
 share one server and one browser page and run in file order; they save a screenshot of each
 page to docs/screenshots/.
 """

@@ -92,7 +92,7 @@ def test_train_subprocess_contract(tmp_path: Path) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import json, os; os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1'; "
          "from cnnlib.training.trainer import _onednn_enabled; print(json.dumps(_onednn_enabled()))"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert environment["onednn"] == json.loads(probe.stdout.strip().splitlines()[-1])

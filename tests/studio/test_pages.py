@@ -171,6 +171,28 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
     assert at.get("download_button")
 
 
+def test_classify_answers_with_the_bundled_run_without_training(app_env: dict[str, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast tier's Classify check: the shipped CIFAR-10 run, read-only, no training needed.
+    bundled_root = PROJECT / "assets" / "runs"
+    bundled = next(path for path in sorted(bundled_root.iterdir()) if (path / "run.json").exists())
+    monkeypatch.setenv("CNNLIB_BUNDLED_RUNS", str(bundled_root))
+    files_before = sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*"))
+    at = page("classify")
+    at.session_state["keep_run"] = str(bundled)
+    at.run()
+    no_exception(at)
+    at.file_uploader(key="classify_files").set_value([
+        ("photo.png", png_bytes((64, 64)), "image/png"),
+        ("notes.png", b"this is text, not a picture", "image/png"),
+    ]).run()
+    no_exception(at)
+    messages = errors(at)
+    assert len(messages) == 1 and "notes.png" in messages[0], messages
+    assert sum("Prediction:" in m.value for m in at.markdown) == 1
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*")) == files_before, "a bundled run is read-only"
+
+
 def test_classify_export_int8(trained_runs: list[Path]) -> None:
     at = page("classify").run()
     at.radio(key="keep_export_fmt").set_value("tflite-int8").run()

@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 
 WORKDIR /app
+# Dependencies first, in their own layer, so a code change does not reinstall TensorFlow.
 COPY requirements.txt .
 RUN pip install -r requirements.txt \
     && if [ -n "$TF_VARIANT" ]; then \
@@ -22,6 +23,8 @@ RUN pip install -r requirements.txt \
 # The app, the core and the bundled demo run in assets/ (when present); .dockerignore keeps
 # runs, data, tests and caches out.
 COPY . .
+# Editable, like run.sh: the pages import `app` and the core finds assets/runs beside it.
+RUN pip install --no-deps -e .
 
 RUN useradd --create-home studio && mkdir -p /app/runs /app/.cache /app/data && chown -R studio /app/runs /app/.cache /app/data
 USER studio

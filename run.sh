@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
-# Set up (first time) and start cnnlib Studio on http://localhost:8501.
+# Set up (first time) and start cnnlib Studio on port 8501.
 # Its Home page trains a demo model on the bundled `digits` data in one click.
-#   ./run.sh                 the app
-#   ./run.sh --port 8600     other streamlit options pass through
+#   ./run.sh                         the app at http://localhost:8501
+#   ./run.sh --server.port 8600      other Streamlit options pass through (Streamlit's
+#                                    spelling: --server.port, not --port)
+# The server listens on every network interface, so other machines on the network can
+# open it too; add --server.address 127.0.0.1 to keep it to this machine.
 set -euo pipefail
 cd "$(dirname "$0")"
-VENV="${CNNLIB_VENV:-.venv}"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-if [ ! -f "$VENV/.cnnlib-installed" ] || [ requirements.txt -nt "$VENV/.cnnlib-installed" ]; then
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r requirements.txt
-  touch "$VENV/.cnnlib-installed"
-fi
+PYTHON="$(scripts/venv.sh)"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-exec "$VENV/bin/python" -m streamlit run streamlit_app.py --server.headless true \
+exec "$PYTHON" -m streamlit run streamlit_app.py --server.headless true \
   --browser.gatherUsageStats false "$@"

@@ -46,9 +46,9 @@ def _method_scores(predictor: Any, density: Any, features: np.ndarray) -> dict[s
 
 
 def run_ood(args: Any) -> common.Section:
-    from cnnlib.ood_sets import SETS, make_set
     from cnnlib import ood
     from cnnlib.inference import load_predictor
+    from cnnlib.ood_sets import SETS, make_set
     from cnnlib.operations import load_run_dataset
 
     section = common.Section("ood", "None of my classes: familiarity score AUROC",

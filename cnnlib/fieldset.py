@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnlib.errors import ConfigError, CnnlibError
+from cnnlib.errors import CnnlibError, ConfigError
 from cnnlib.runs import Run, RunStore
 
 FIELD_DIR = "field"

@@ -1,18 +1,12 @@
 """Classify: upload photos or take one, see the answer, why, and how sure; export TFLite."""
 
-import sys
-from pathlib import Path
+import pandas as pd
+import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
-
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import exporting, plots, state, ui  # noqa: E402
-from app.cache import load_predictor  # noqa: E402
-from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from app import exporting, plots, state, ui
+from app.cache import load_predictor
+from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
+from cnnlib.images import IMAGE_EXTENSIONS
 
 IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
 

@@ -1,19 +1,16 @@
 """Compare: 2–4 runs side by side — metrics, curves, confusions, F1, a paired test, disagreements."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import exporting, plots, ui  # noqa: E402
-from app.cache import load_predictor, run_evaluation  # noqa: E402
-from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings  # noqa: E402
-from cnnlib.errors import CnnlibError  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from app import exporting, plots, ui
+from app.cache import load_predictor, run_evaluation
+from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
+from cnnlib.errors import CnnlibError
+from cnnlib.images import IMAGE_EXTENSIONS
 
 COMPARED_EXPORTS = ("tflite-float32", "tflite-int8")
 

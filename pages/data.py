@@ -1,19 +1,15 @@
 """Data: choose a source, look at it (class counts, samples, sizes, splits, warnings)."""
 
-import sys
+import json
+import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+import pandas as pd
+import streamlit as st
 
-import json  # noqa: E402
-import warnings  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import plots, state, ui  # noqa: E402
-from app.cache import load_dataset_cached  # noqa: E402
-from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload  # noqa: E402
+from app import plots, state, ui
+from app.cache import load_dataset_cached
+from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload
 
 KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
 KERAS = ("mnist", "fashion_mnist", "cifar10")

@@ -1,16 +1,13 @@
 """Evaluate: metrics, confusion matrix with drill-down, report, galleries, calibration, curves."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import plots, state, ui  # noqa: E402
-from app.cache import load_predictor, run_evaluation  # noqa: E402
+from app import plots, state, ui
+from app.cache import load_predictor, run_evaluation
 
 #: Images of a confusion cell shown per page.
 CELL_PAGE = 12

@@ -1,17 +1,12 @@
 """Explain: Grad-CAM, Grad-CAM++, Score-CAM and saliency side by side, and feature maps."""
 
-import sys
-from pathlib import Path
+import numpy as np
+import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
-
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import plots, state, ui  # noqa: E402
-from app.cache import load_predictor, run_dataset  # noqa: E402
-from app.inference import answer_warnings  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from app import plots, state, ui
+from app.cache import load_predictor, run_dataset
+from app.inference import answer_warnings
+from cnnlib.images import IMAGE_EXTENSIONS
 
 #: The page's title for each of the core's explanation methods.
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "saliency": "Saliency"}
@@ -49,6 +44,7 @@ if image is None:
     st.info("Upload an image to explain.")
     st.stop()
 
+# Imported after the early stop: TensorFlow loads only once there is an image to explain.
 from cnnlib.explain import METHODS, conv_layer_names, explain, feature_maps  # noqa: E402
 from cnnlib.explain.graph import resolve_layer  # noqa: E402
 

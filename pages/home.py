@@ -1,16 +1,13 @@
 """Home: what the app does, the runs, the datasets, the device, and a one-click demo."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+import pandas as pd
+import streamlit as st
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import jobs, ui  # noqa: E402
-from app.datasources import dataset_folders  # noqa: E402
-from app.device import describe_device  # noqa: E402
+from app import jobs, ui
+from app.datasources import dataset_folders
+from app.device import describe_device
 
 st.title("🧠 cnnlib Studio")
 st.markdown(

@@ -1,18 +1,14 @@
 """Train: configure a job, launch it in the background, watch it live, stop it."""
 
-import sys
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # so the page also runs alone
+import pandas as pd
+import streamlit as st
 
-import time  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app import jobs, plots, state, ui  # noqa: E402
-from cnnlib.errors import CnnlibError  # noqa: E402
-from cnnlib.runs import Run  # noqa: E402
+from app import jobs, plots, state, ui
+from cnnlib.errors import CnnlibError
+from cnnlib.runs import Run
 
 NATIVE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 POLL_SECONDS = 1.5

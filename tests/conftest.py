@@ -1,7 +1,11 @@
 """Shared fixtures: the project root, the shared CIFAR-10 folder, and one trained digits run.
 
-Training a real model takes seconds on ``digits``; the session-scoped run is
-shared by the CLI, operations and export tests so the suite stays fast.
+Training a real model takes seconds on ``digits``; the session-scoped run is trained once
+and shared by the CLI, operations, training and app tests (tests/studio copies it).
+
+Tiers: ``-m "not slow"`` is the fast tier. A test is slow when it trains for real, starts a
+fresh TensorFlow interpreter or drives the browser; every test that uses the trained run is
+marked here, so nobody has to remember to.
 """
 
 from __future__ import annotations
@@ -16,6 +20,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
 CIFAR_DIR = SHARED / "datasets" / "cifar10"
+
+
+# Fixtures that stand for a real training run (directly or through tests/studio's copies).
+_TRAINED_RUN_FIXTURES = frozenset({"trained_run_store", "trained_runs"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the trained run, or drives the browser, as ``slow``."""
+    for item in items:
+        uses_training = _TRAINED_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_training or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

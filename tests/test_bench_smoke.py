@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench import common
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_bench_lists_every_benchmark() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bench", "list"], cwd=ROOT, capture_output=True, text=True, check=True

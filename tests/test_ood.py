@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlib.ood_sets import SETS, make_set
 from cnnlib import ood
 from cnnlib.errors import DataError, RunError
+from cnnlib.ood_sets import SETS, make_set
 from cnnlib.runs import RunStore
 
 

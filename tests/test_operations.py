@@ -15,6 +15,7 @@ from cnnlib.predict import predict_probabilities
 from cnnlib.training import TrainConfig, train
 
 
+@pytest.mark.slow  # a real training
 def test_mirror_view_run_exports_carry_the_view_averaging(tmp_path: Path) -> None:
     from cnnlib.inference import load_predictor
 

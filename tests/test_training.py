@@ -17,8 +17,11 @@ import pytest
 from cnnlib.data import DataConfig
 from cnnlib.runs import RunStore
 from cnnlib.training import TrainConfig, launch_training, train
+from cnnlib.training.clock import StepClock, use_clock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Training-clock seconds per clock reading in the budget test (a few readings per batch).
+STEP_SECONDS = 0.02
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -80,6 +83,7 @@ def test_trained_run_reaches_real_accuracy_and_records_everything(trained_run_st
     assert not (run_dir / "backup").exists()
 
 
+@pytest.mark.slow  # a training job in a fresh interpreter
 def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None:
     job = launch_training("stoppable", {"source": "digits"}, {"arch": "dwsep_cnn"},
                           {"epochs": 400, "tensorboard": False}, runs_dir=tmp_path)
@@ -95,6 +99,7 @@ def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None
     assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped"
 
 
+@pytest.mark.slow  # a training job in a fresh interpreter
 def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path) -> None:
     job = launch_training("killed", {"source": "digits"}, {"arch": "cifar_fast"},
                           {"epochs": 12, "tensorboard": False}, runs_dir=tmp_path)
@@ -124,6 +129,7 @@ def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path
     assert store.get(job.run_id).status == "completed"
 
 
+@pytest.mark.slow  # a real training
 def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
     # Decoupled weight decay of lr * wd = 10 multiplies every weight by -9 per
     # step: the weights overflow float32 within ~40 steps and the loss turns NaN.
@@ -136,12 +142,18 @@ def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
     assert info["status"] == "failed" and "NaN" in info["error"]
 
 
+@pytest.mark.slow  # a real training
 def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
-    result = train(DataConfig(source="digits"), {"arch": "cifar_fast"},
-                   TrainConfig(epochs=100_000, lr=0.003, schedule="onecycle", time_budget_minutes=0.4,
-                               tensorboard=False),
-                   runs_dir=tmp_path, name="budget")
+    # The training reads a step clock, not the wall: the 24-second budget then lasts the same
+    # number of batches on any machine (on the wall clock a slow machine missed accuracy 0.8).
+    step_clock = StepClock(step=STEP_SECONDS)
+    with use_clock(step_clock):
+        result = train(DataConfig(source="digits"), {"arch": "cifar_fast"},
+                       TrainConfig(epochs=100_000, lr=0.003, schedule="onecycle", time_budget_minutes=0.4,
+                                   tensorboard=False),
+                       runs_dir=tmp_path, name="budget")
     assert result.status == "completed"
+    assert step_clock.readings > 0  # the budget was spent on the clock the test controls
     rows = _history_rows(Path(result.run_dir))
     lrs = [float(row["lr"]) for row in rows]
     assert max(lrs) > 0.001  # it reached the peak region
@@ -152,6 +164,29 @@ def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
     # Under a budget the UI sees the epochs that fit and a countdown, not "epoch 3/100000".
     assert all(event["epochs"] < 1000 and event["eta_seconds"] <= 0.4 * 60 for event in epoch_events)
     assert epoch_events[-1]["epochs"] == len(epoch_events)
+
+
+def test_budget_callbacks_read_the_training_clock() -> None:
+    import keras
+
+    from cnnlib.training.callbacks import Deadline
+    from cnnlib.training.schedules import TimeBudgetLR, lr_at
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    with use_clock(StepClock(step=1.0)):  # each reading is one second later: 1, 2, 3, ...
+        deadline = Deadline(3.0)
+        deadline.set_model(model)
+        hits = []
+        for batch in range(3):
+            deadline.on_train_batch_end(batch)
+            hits.append(deadline.hit)
+        assert hits == [False, False, True] and model.stop_training
+        schedule = TimeBudgetLR("onecycle", 0.1, start=3.0, seconds=10.0, warmup_fraction=0.0)
+        schedule.set_model(model)
+        schedule.on_train_batch_begin(0)  # reads 4.0: a tenth of the budget is spent
+    expected = float(keras.ops.convert_to_numpy(lr_at("onecycle", 0.1, 0.1, 0.0)))
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(expected)
 
 
 def test_gradient_accumulation_updates_once_per_n_micro_batches() -> None:

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from cnnlib.io import atomic_save_model, atomic_write_text
+from cnnlib.training import clock
 from cnnlib.training.schedules import current_lr
 
 
@@ -97,17 +98,17 @@ class LiveProgress(keras.callbacks.Callback):
             self.on_event({"event": event, **fields})
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._start = time.time()
+        self._start = clock.now()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
-        self._epoch_start = time.time()
+        self._epoch_start = clock.now()
         if not self._steps_done_before:
             self._steps_done_before = epoch * self.steps_per_epoch
             self._resumed_at = epoch
 
     def _eta(self, batch_done: int) -> float | None:
-        now = time.time()
+        now = clock.now()
         if self.deadline is not None:
             return max(0.0, self.deadline - now)
         elapsed = now - self._start
@@ -121,7 +122,7 @@ class LiveProgress(keras.callbacks.Callback):
         """The epoch count: the configured one, or under a time budget the epochs that fit."""
         if self.deadline is None:
             return self.epochs
-        now = time.time()
+        now = clock.now()
         done = (self._epoch - getattr(self, "_resumed_at", 0)) * self.steps_per_epoch + batch_done
         if done <= 0 or now <= self._start:
             return self.epochs
@@ -130,7 +131,7 @@ class LiveProgress(keras.callbacks.Callback):
         return int(min(self.epochs, max(self._epoch + 1, math.ceil(total_steps / self.steps_per_epoch))))
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        now = time.time()
+        now = clock.now()
         if now - self._last_batch_event < self.batch_interval and batch + 1 < self.steps_per_epoch:
             return
         self._last_batch_event = now
@@ -171,8 +172,8 @@ class LiveProgress(keras.callbacks.Callback):
             val_loss=logs["val_loss"],
             val_accuracy=logs["val_accuracy"],
             lr=current_lr(self.model.optimizer),
-            epoch_seconds=time.time() - self._epoch_start,
-            elapsed=time.time() - self._start,
+            epoch_seconds=clock.now() - self._epoch_start,
+            elapsed=clock.now() - self._start,
             eta_seconds=self._eta(self.steps_per_epoch),
             partial=bool(self.model.stop_training),
             confusion=confusion.tolist(),
@@ -285,7 +286,7 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stops at the first batch past a wall-clock deadline (the time budget's safety net)."""
+    """Stops at the first batch past a deadline on the training clock (the time budget's safety net)."""
 
     def __init__(self, deadline: float) -> None:
         super().__init__()
@@ -293,7 +294,7 @@ class Deadline(keras.callbacks.Callback):
         self.hit = False
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if time.time() >= self.deadline:
+        if clock.now() >= self.deadline:
             self.hit = True
             self.model.stop_training = True
 

@@ -159,9 +159,8 @@ def launch_training(name: str | None, data: dict[str, Any], model: dict[str, Any
     if seed is not None:
         command += ["--seed", str(seed)]
     log_path = jobs / f"{run_id}.log"
+    # The job imports cnnlib from the same installed package as this process (pip install -e .).
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    project_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = project_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=env, cwd=os.getcwd())

@@ -19,13 +19,13 @@ the same model as without resizing. Architectures whose head needs a fixed size
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import keras
 
 from cnnlib.errors import ConfigError
+from cnnlib.training import clock
 from cnnlib.training.resize_stages import Stages, size_at, stage_shapes
 
 
@@ -111,7 +111,7 @@ class ProgressiveResize(keras.callbacks.Callback):
 
 def time_progress(start: float, seconds: float) -> Callable[[int, int], float]:
     """Progress as the share of ``seconds`` of training since ``start`` (a time budget)."""
-    return lambda epoch, batch: (time.time() - start) / max(1e-3, seconds)
+    return lambda epoch, batch: (clock.now() - start) / max(1e-3, seconds)
 
 
 def epoch_progress(epochs: int, steps_per_epoch: int) -> Callable[[int, int], float]:

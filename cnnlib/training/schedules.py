@@ -10,10 +10,11 @@ out, however fast this machine turns out to be.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import keras
+
+from cnnlib.training import clock
 
 SCHEDULE_NAMES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle")
 _WARM_DIV = 25.0  # warm-up starts at peak / 25 (the one-cycle convention)
@@ -81,7 +82,7 @@ class TimeBudgetLR(keras.callbacks.Callback):
     Args:
         name: schedule name (see ``lr_at``).
         peak_lr: peak learning rate.
-        start: wall-clock time training started (``time.time()``); on resume, shifted
+        start: training-clock time training started (``clock.now()``); on resume, shifted
             back by the seconds already trained.
         seconds: the training time available.
         warmup_fraction: warm-up share for "warmup_cosine".
@@ -96,7 +97,7 @@ class TimeBudgetLR(keras.callbacks.Callback):
         self.warmup_fraction = warmup_fraction
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        fraction = (time.time() - self.start) / self.seconds
+        fraction = (clock.now() - self.start) / self.seconds
         rate = lr_at(self.name, self.peak_lr, min(fraction, 1.0), self.warmup_fraction)
         self.model.optimizer.learning_rate.assign(float(keras.ops.convert_to_numpy(rate)))
 

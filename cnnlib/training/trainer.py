@@ -13,7 +13,6 @@ import math
 import os
 import platform
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from cnnlib.runs import (
     RunStore,
     now_iso,
 )
+from cnnlib.training import clock
 from cnnlib.training.config import TrainConfig
 
 EventListener = Callable[[dict[str, Any]], None]
@@ -254,11 +254,11 @@ def resume(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | N
 def _fit(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
          on_event: EventListener | None, resumed_seconds: float, resumed: bool) -> TrainResult:
     """The shared body of ``train`` and ``resume``; records failure in the run."""
-    start = time.time()
+    start = clock.now()
     try:
         return _fit_inner(run, dataset, model_config, config, batch_size, on_event, resumed_seconds, resumed, start)
     except BaseException as exc:
-        seconds = resumed_seconds + time.time() - start
+        seconds = resumed_seconds + clock.now() - start
         interrupted = isinstance(exc, KeyboardInterrupt)
         message = "interrupted by the user" if interrupted else f"{type(exc).__name__}: {exc}".strip()
         run.update_info(status="interrupted" if interrupted else "failed", error=message.splitlines()[0][:500],
@@ -354,7 +354,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
         # run.json keeps epochs_done and train_seconds current, so a resume after
         # a kill knows how much of a time budget was already spent.
         cb.EpochRecorder(lambda done: run.update_info(
-            epochs_done=done, train_seconds=round(resumed_seconds + time.time() - start, 2))),
+            epochs_done=done, train_seconds=round(resumed_seconds + clock.now() - start, 2))),
     ]
     if time_based:
         # The whole budget's span, resumed part included: the LR schedule and the resize stages share it.
@@ -384,7 +384,7 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
                  time_budget_seconds=budget_seconds, resumed=resumed)
     model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
               shuffle=False)  # the tf.data pipeline shuffles
-    train_seconds = resumed_seconds + time.time() - start
+    train_seconds = resumed_seconds + clock.now() - start
     if resizer is not None:  # when each size began, so a reader can tell how the budget was spent
         run.update_info(resize_switches=[{"epoch": epoch + 1, "batch": batch, "size": list(shape)}
                                          for epoch, batch, shape in resizer.switches])

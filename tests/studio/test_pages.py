@@ -4,7 +4,6 @@ input with an ``st.error`` sentence. Pages run against real digits runs trained 
 from __future__ import annotations
 
 import json
-
 import os
 import subprocess
 import sys
@@ -120,6 +119,7 @@ def test_train_page_shows_registry_and_summary(trained_runs: list[Path]) -> None
     assert at.selectbox(key="keep_train_watch").options  # the finished runs are listed as jobs
 
 
+@pytest.mark.slow  # starts a training job (a fresh interpreter)
 def test_train_bad_source_shows_error(app_env: dict[str, str]) -> None:
     import time
 
@@ -190,6 +190,28 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
     assert at.get("download_button")
 
 
+def test_classify_answers_with_the_bundled_run_without_training(app_env: dict[str, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast tier's Classify check: the shipped CIFAR-10 run, read-only, no training needed.
+    bundled_root = PROJECT / "assets" / "runs"
+    bundled = next(path for path in sorted(bundled_root.iterdir()) if (path / "run.json").exists())
+    monkeypatch.setenv("CNNLIB_BUNDLED_RUNS", str(bundled_root))
+    files_before = sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*"))
+    at = page("classify")
+    at.session_state["keep_run"] = str(bundled)
+    at.run()
+    no_exception(at)
+    at.file_uploader(key="classify_files").set_value([
+        ("photo.png", png_bytes((64, 64)), "image/png"),
+        ("notes.png", b"this is text, not a picture", "image/png"),
+    ]).run()
+    no_exception(at)
+    messages = errors(at)
+    assert len(messages) == 1 and "notes.png" in messages[0], messages
+    assert sum("Prediction:" in m.value for m in at.markdown) == 1
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*")) == files_before, "a bundled run is read-only"
+
+
 def test_classify_export_int8(trained_runs: list[Path]) -> None:
     at = page("classify").run()
     at.radio(key="keep_export_fmt").set_value("tflite-int8").run()
@@ -222,6 +244,7 @@ def _wait(condition, seconds: float = 180.0) -> None:  # noqa: ANN001
         time.sleep(1.0)
 
 
+@pytest.mark.slow  # starts a training job (a fresh interpreter)
 def test_home_one_click_demo_starts_a_background_job(app_env: dict[str, str]) -> None:
     from cnnlib.training.launcher import list_jobs
 

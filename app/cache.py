@@ -70,14 +70,20 @@ def load_dataset_cached(config_json: str) -> Any:
 @st.cache_resource(max_entries=6, show_spinner="Evaluating on the test split…")
 def _evaluation(run_path: str, model_mtime: float, spec_mtime: float) -> dict[str, Any]:
     del model_mtime, spec_mtime
+    from cnnlib.errors import DataError
     from cnnlib.operations import test_evaluation
 
     run = RunStore().get(run_path)
-    return test_evaluation(run, load_predictor(run).classifier, run_dataset(run))
+    try:
+        dataset = run_dataset(run)
+    except DataError:
+        dataset = None  # the core falls back to the saved evaluation, without pictures
+    return test_evaluation(run, load_predictor(run).classifier, dataset)
 
 
 def run_evaluation(run: Run) -> dict[str, Any]:
-    """Test-split evaluation of a run: ``evaluation`` dict, ``probs``, ``labels``, ``dataset``.
+    """Test-split evaluation of a run: ``evaluation`` dict, ``probs``, ``labels``, ``dataset``
+    (None, with ``missing_images``, when the run's data is not on this machine).
 
     The core's ``test_evaluation``, cached per model file and input spec (a newly fitted
     temperature changes the answer). The result is shared: never modify it.

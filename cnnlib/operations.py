@@ -212,8 +212,21 @@ def test_evaluation(run: Run, model: Any = None, dataset: Any = None) -> dict[st
 
     Returns:
         ``{"evaluation": report, "probs": (N, K) float32, "labels": (N,), "dataset": Dataset}``.
+        When the run's data is not on this machine but its current test evaluation is saved
+        (the bundled run on a clone without ``../shared``), ``dataset`` is None and
+        ``missing_images`` says why: the figures stand, the pictures cannot be shown.
+
+    Raises:
+        DataError: The data cannot be loaded and no current evaluation is saved.
     """
-    dataset = dataset if dataset is not None else load_run_dataset(run)
+    if dataset is None:
+        try:
+            dataset = load_run_dataset(run)
+        except DataError as exc:
+            saved = _saved_test_evaluation(run)
+            if saved is None:
+                raise
+            return {**saved, "dataset": None, "missing_images": str(exc)}
     test = dataset.split("test")
     report = run.evaluation("test")
     saved = saved_predictions(run, "test") if report is not None else None
@@ -223,6 +236,16 @@ def test_evaluation(run: Run, model: Any = None, dataset: Any = None) -> dict[st
     else:
         report, probs = _evaluate(run, model if model is not None else run.load_model(), dataset, "test", None)
     return {"evaluation": report, "probs": probs, "labels": test.labels, "dataset": dataset}
+
+
+def _saved_test_evaluation(run: Run) -> dict[str, Any] | None:
+    """The saved test report, probabilities and labels, if made with the run's current temperature."""
+    report = run.evaluation("test")
+    saved = saved_predictions(run, "test") if report is not None else None
+    if saved is None or report.get("temperature") != run.input_spec().temperature:
+        return None
+    return {"evaluation": report, "probs": saved["probabilities"].astype(np.float32),
+            "labels": saved["labels"].astype(np.int64)}
 
 
 def export_dir(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -21,9 +21,12 @@ with ui.user_errors():
     result = run_evaluation(run)
     info = run.info()
 ev, probs, labels, dataset = result["evaluation"], result["probs"], result["labels"], result["dataset"]
-classes = list(dataset.class_names)
+classes = run.class_names()
 predicted = probs.argmax(axis=1)
-test = dataset.split("test")
+test = dataset.split("test") if dataset is not None else None
+if test is None:
+    st.info(f"The test images are not on this machine ({result['missing_images']}), so the figures below come "
+            "from the run's saved evaluation and the galleries show no pictures.")
 
 cards = st.columns(7)
 cards[0].metric("Accuracy", f"{ev['accuracy']:.1%}")
@@ -87,7 +90,7 @@ with right:
     cell = np.flatnonzero((labels == t) & (predicted == p))
     st.markdown(f"**{len(cell):,}** test image(s) of **{true_name}** predicted as **{pred_name}**")
     with_cam = st.toggle("Show why (Grad-CAM of the predicted class)", key=state.default("keep_eval_cell_cam", True))
-    if len(cell):
+    if len(cell) and test is not None:
         ordered = cell[np.argsort(-probs[cell, p])]  # most confident first: the errors that mislead most
         pages = max(1, -(-len(ordered) // CELL_PAGE))
         page_number = st.number_input(f"Page (of {pages})", 1, pages, key=f"eval_cell_page_{t}_{p}") if pages > 1 else 1
@@ -125,7 +128,8 @@ else:
     columns = st.columns(6)
     for n, item in enumerate(items):
         with columns[n % 6]:
-            st.image(ui.display_image(test.images[item["index"]], 96), width=96)
+            if test is not None:
+                st.image(ui.display_image(test.images[item["index"]], 96), width=96)
             st.caption(f"true **{item['true']}** → {item['predicted']} ({item['confidence']:.0%})")
 
 st.subheader("Confidence")

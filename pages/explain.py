@@ -22,7 +22,15 @@ with ui.user_errors():
 model, spec = predictor.classifier, predictor.spec
 classes = list(spec.class_names)
 
-source = st.radio("Image", ("From the test split", "Upload"), horizontal=True, key=state.default("keep_explain_source", "From the test split"))
+from cnnlib.errors import CnnlibError  # noqa: E402
+
+try:
+    test = run_dataset(run).split("test")
+except CnnlibError as exc:
+    test = None
+    st.info(f"The test images are not on this machine ({exc}): explain an upload instead.")
+sources = ["From the test split", "Upload"] if test is not None else ["Upload"]
+source = st.radio("Image", sources, horizontal=True, key=state.choose("keep_explain_source", sources))
 image = None
 true_label = None
 if source == "Upload":
@@ -34,11 +42,16 @@ if source == "Upload":
         with ui.user_errors():
             image = decode_upload(upload.getvalue(), upload.name, spec)[0]
 else:
-    with ui.user_errors():
-        test = run_dataset(run).split("test")
-    index = st.number_input(f"Test image number (0–{len(test.labels) - 1})", 0, len(test.labels) - 1,
-                            key=state.default("keep_explain_index", 0))
-    index = min(int(index), len(test.labels) - 1)
+    left, right = st.columns(2)
+    wanted = left.selectbox("Class", ["any class", *classes], key=state.choose("keep_explain_class", ["any class", *classes]))
+    indices = (np.arange(len(test.labels)) if wanted == "any class"
+               else np.flatnonzero(test.labels == classes.index(wanted)))
+    if not len(indices):
+        st.info(f"The test split holds no image of {wanted}.")
+        st.stop()
+    number = right.number_input(f"Test image (1–{len(indices):,})", 1, max(1, len(indices)),
+                                key=f"explain_number_{wanted}")
+    index = int(indices[min(int(number), len(indices)) - 1])
     image, true_label = test.images[index], classes[int(test.labels[index])]
 if image is None:
     st.info("Upload an image to explain.")

@@ -384,3 +384,46 @@ def test_a_wrong_answer_is_kept_as_a_field_photo_and_evaluate_scores_it(trained_
         assert any("1 photo(s): 7 1" in c.value for c in at.caption), [c.value for c in at.caption]
     finally:
         shutil.rmtree(field_dir(run), ignore_errors=True)
+
+
+def test_the_bundled_demo_without_its_data_still_evaluates_and_explains_uploads(app_env: dict[str, str]) -> None:
+    import json
+    import shutil
+
+    shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped.name
+    shutil.copytree(shipped, demo)
+    config = json.loads((demo / "config.json").read_text())
+    config["data"]["source"] = "/nonexistent/cifar10"  # as on a clone without ../shared beside it
+    (demo / "config.json").write_text(json.dumps(config))
+    try:
+        at = page("evaluate")
+        at.session_state["keep_run"] = str(demo)
+        at.run()
+        no_exception(at)
+        assert not errors(at)
+        assert any(m.label == "Accuracy" and m.value == "83.6%" for m in at.metric), [(m.label, m.value) for m in at.metric]
+        assert any("not on this machine" in i.value for i in at.info)
+        at = page("explain")
+        at.session_state["keep_run"] = str(demo)
+        at.run()
+        no_exception(at)
+        assert not errors(at)
+        assert at.radio(key="keep_explain_source").options == ["Upload"]
+    finally:
+        shutil.rmtree(demo)
+
+
+def test_explain_browses_test_images_by_class(trained_runs: list[Path]) -> None:
+    at = page("explain")
+    at.session_state["keep_run"] = str(trained_runs[0])
+    at.run()
+    from cnnlib.data import DataConfig, load_dataset
+
+    fours = int((load_dataset(DataConfig(source="digits")).test.labels == 4).sum())
+    at.selectbox(key="keep_explain_class").set_value("4").run()
+    no_exception(at)
+    assert at.number_input(key="explain_number_4").label == f"Test image (1–{fours})"
+    at.number_input(key="explain_number_4").set_value(fours).run()
+    no_exception(at)
+    assert not errors(at)

@@ -12,9 +12,8 @@ import streamlit as st  # noqa: E402
 from app import exporting, plots, state, ui  # noqa: E402
 from app.cache import load_predictor  # noqa: E402
 from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from cnnlib.images import UPLOAD_TYPES  # noqa: E402
 
-IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
@@ -25,7 +24,7 @@ with ui.user_errors():
 classes = list(spec.class_names)
 st.caption(f"Classes: {', '.join(classes)} · the model sees {spec.describe()}")
 
-files = st.file_uploader("Upload photos", type=IMAGE_TYPES, accept_multiple_files=True, key="classify_files")
+files = st.file_uploader("Upload photos", type=list(UPLOAD_TYPES), accept_multiple_files=True, key="classify_files")
 files = list(files or [])
 if st.toggle("Use the camera", key="classify_camera_on"):
     shot = st.camera_input("Take a photo", key="classify_camera")
@@ -44,7 +43,7 @@ if files:
 for message in errors:
     st.error(f"🚫 {message}")
 if not answers and not errors:
-    st.info(f"Upload one or more photos ({', '.join(IMAGE_TYPES)}) to classify them.")
+    st.info(f"Upload one or more photos ({', '.join(UPLOAD_TYPES)}) to classify them.")
 
 rows = []
 for n, upload in enumerate(answers):

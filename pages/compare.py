@@ -13,7 +13,7 @@ from app import exporting, plots, ui  # noqa: E402
 from app.cache import load_predictor, run_evaluation  # noqa: E402
 from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
 from cnnlib.errors import CnnlibError  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from cnnlib.images import UPLOAD_TYPES  # noqa: E402
 
 COMPARED_EXPORTS = ("tflite-float32", "tflite-int8")
 
@@ -118,7 +118,7 @@ if same_test:
             st.caption(f"true **{classes[labels[index]]}** — {answers}")
 
 st.subheader("Try a photo on every model")
-upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+upload = st.file_uploader("An image", type=list(UPLOAD_TYPES),
                           key="compare_upload")
 if upload is not None:
     from cnnlib.explain.overlay import overlay_heatmap

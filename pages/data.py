@@ -14,9 +14,11 @@ import streamlit as st  # noqa: E402
 from app import plots, state, ui  # noqa: E402
 from app.cache import load_dataset_cached  # noqa: E402
 from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload  # noqa: E402
+from cnnlib.data.builtin import OFFLINE_SOURCE  # noqa: E402
+from cnnlib.data.config import SOURCES_BUILTIN, SPLITS  # noqa: E402
 
 KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
-KERAS = ("mnist", "fashion_mnist", "cifar10")
+KERAS = tuple(name for name in SOURCES_BUILTIN if name != OFFLINE_SOURCE)
 
 st.title("🗂️ Data")
 st.caption("Pick a dataset and check it before training: classes, balance, samples, sizes and splits.")
@@ -24,7 +26,7 @@ st.caption("Pick a dataset and check it before training: classes, balance, sampl
 kind = st.radio("Source", KINDS, key=state.default("keep_data_kind", KINDS[0]), horizontal=True)
 source: str | None = None
 if kind == KINDS[0]:
-    source = "digits"
+    source = OFFLINE_SOURCE
     st.caption("1,797 scikit-learn handwritten digits, 8×8 grayscale, 10 classes — always available offline.")
 elif kind == KINDS[1]:
     source = st.selectbox("Keras dataset", KERAS, key=state.default("keep_data_keras", "mnist"))
@@ -92,7 +94,7 @@ for warning in caught:
 
 summary = dataset.summary
 st.subheader(f"`{Path(str(config['source'])).name}` — {len(dataset.class_names)} classes")
-sizes = {name: len(dataset.split(name).labels) for name in ("train", "val", "test")}
+sizes = {name: len(dataset.split(name).labels) for name in SPLITS}
 cols = st.columns(5)
 cols[0].metric("Classes", len(dataset.class_names))
 cols[1].metric("Input size", f"{dataset.image_size[0]}×{dataset.image_size[1]}×{dataset.channels}")

@@ -10,7 +10,7 @@ import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402
 from app.cache import load_predictor, run_dataset  # noqa: E402
-from cnnlib.images import IMAGE_EXTENSIONS  # noqa: E402
+from cnnlib.images import UPLOAD_TYPES  # noqa: E402
 
 #: The page's title for each of the core's explanation methods.
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "saliency": "Saliency"}
@@ -31,7 +31,7 @@ source = st.radio("Image", ("From the test split", "Upload"), horizontal=True, k
 image = None
 true_label = None
 if source == "Upload":
-    upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+    upload = st.file_uploader("An image", type=list(UPLOAD_TYPES),
                               key="explain_upload")
     if upload is not None:
         from cnnlib.inference import decode_upload

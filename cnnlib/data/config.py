@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.data.builtin import CLASS_NAMES
 from cnnlib.errors import ConfigError
 
-SOURCES_BUILTIN = ("digits", "mnist", "fashion_mnist", "cifar10")
+SOURCES_BUILTIN = tuple(CLASS_NAMES)
 SPLITS = ("train", "val", "test")
 
 

@@ -78,7 +78,7 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
     """
     import tensorflow as tf
 
-    from cnnlib.predict import as_image_batch
+    from cnnlib.batch import as_image_batch
 
     _check_tflite_format(fmt)
     # from_keras_model works with Keras 3 in TF 2.21 (it exports a SavedModel internally);
@@ -237,8 +237,6 @@ def export_tflite(
         ConfigError: Unknown format.
         DataError: Missing or mis-shaped images or labels.
     """
-    from cnnlib.predict import predict_probabilities
-
     _check_tflite_format(fmt)
     images = np.asarray(test_images)
     labels = np.asarray(test_labels).reshape(-1)
@@ -252,26 +250,34 @@ def export_tflite(
     flatbuffer = convert_tflite(model, fmt, representative_images)
     convert_seconds = time.perf_counter() - start
     path = atomic_write_bytes(out_path, flatbuffer)
-
-    classifier = TFLiteClassifier(path)
-    keras_predicted = predict_probabilities(model, images).argmax(axis=1)
-    tflite_predicted = classifier.predict_probabilities(images).argmax(axis=1)
-    single = images[:1]
     report = {
         "path": str(path),
         "bytes": len(flatbuffer),
         "format": fmt,
-        "keras_accuracy": float(np.mean(keras_predicted == labels)),
-        "tflite_accuracy": float(np.mean(tflite_predicted == labels)),
-        "agreement": float(np.mean(keras_predicted == tflite_predicted)),
-        "keras_latency_ms": _median_latency_ms(lambda x: predict_probabilities(model, x), single),
-        "tflite_latency_ms": _median_latency_ms(classifier.predict_probabilities, single),
+        **_compare_with_keras(model, TFLiteClassifier(path), images, labels),
         "convert_seconds": float(convert_seconds),
         "test_count": int(len(labels)),
     }
     if write_report:
         atomic_write_json(Path(path).with_suffix(".json"), report)
     return report
+
+
+def _compare_with_keras(model: Any, classifier: TFLiteClassifier, images: np.ndarray,
+                        labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of both, their top-1 agreement, and single-image latency of both."""
+    from cnnlib.predict import predict_probabilities
+
+    keras_predicted = predict_probabilities(model, images).argmax(axis=1)
+    tflite_predicted = classifier.predict_probabilities(images).argmax(axis=1)
+    single = images[:1]
+    return {
+        "keras_accuracy": float(np.mean(keras_predicted == labels)),
+        "tflite_accuracy": float(np.mean(tflite_predicted == labels)),
+        "agreement": float(np.mean(keras_predicted == tflite_predicted)),
+        "keras_latency_ms": _median_latency_ms(lambda x: predict_probabilities(model, x), single),
+        "tflite_latency_ms": _median_latency_ms(classifier.predict_probabilities, single),
+    }
 
 
 def export_savedmodel(model: Any, out_dir: str | os.PathLike[str]) -> Path:

@@ -9,7 +9,8 @@ needs no ``import cnnlib.models`` first.
 from cnnlib.models.config import ModelConfig
 from cnnlib.models.flops import count_flops, count_params
 from cnnlib.models.introspect import layer_table
-from cnnlib.models.registry import ARCHITECTURES, ArchSpec, build_model, list_architectures
+from cnnlib.models.factory import build_model
+from cnnlib.models.registry import ARCHITECTURES, ArchSpec, list_architectures
 
 __all__ = [
     "ARCHITECTURES",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlib.errors import ConfigError
-from cnnlib.models.registry import ATTENTIONS, IMAGENET_ALPHAS, get_spec
+from cnnlib.models.registry import ARCHITECTURES, ATTENTIONS, IMAGENET_ALPHAS, ArchSpec, get_spec
 
 
 def _is_number(value: Any) -> bool:
@@ -99,23 +99,28 @@ class ModelConfig:
                 f"Received: attention={self.attention!r}"
             )
 
-        if self.weights is not None:
-            if not spec.supports_weights:
-                raise ConfigError(
-                    f"pretrained weights are only available for mobilenet_v2, not {self.arch}. "
-                    f"Received: weights={self.weights!r}"
-                )
-            if not isinstance(self.weights, str) or not self.weights.strip():
-                raise ConfigError(
-                    f"weights must be None, 'imagenet' or a path to a weights file. Received: weights={self.weights!r}"
-                )
-            # Pretrained files exist only for these alphas; any other width cannot load them.
-            if float(self.width) not in IMAGENET_ALPHAS:
-                allowed = ", ".join(str(a) for a in IMAGENET_ALPHAS)
-                raise ConfigError(
-                    f"with pretrained weights, width (MobileNetV2 alpha) must be one of: "
-                    f"{allowed}. Received: width={self.width!r}"
-                )
+        self._check_weights(spec)
+
+    def _check_weights(self, spec: ArchSpec) -> None:
+        """Pretrained weights: only where the spec allows them, and only at a published alpha."""
+        if self.weights is None:
+            return
+        if not spec.supports_weights:
+            raise ConfigError(
+                f"pretrained weights are only available for mobilenet_v2, not {self.arch}. "
+                f"Received: weights={self.weights!r}"
+            )
+        if not isinstance(self.weights, str) or not self.weights.strip():
+            raise ConfigError(
+                f"weights must be None, 'imagenet' or a path to a weights file. Received: weights={self.weights!r}"
+            )
+        # Pretrained files exist only for these alphas; any other width cannot load them.
+        if float(self.width) not in IMAGENET_ALPHAS:
+            allowed = ", ".join(str(a) for a in IMAGENET_ALPHAS)
+            raise ConfigError(
+                f"with pretrained weights, width (MobileNetV2 alpha) must be one of: "
+                f"{allowed}. Received: width={self.width!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``input_shape`` as a list) for ``config.json``."""
@@ -149,6 +154,4 @@ class ModelConfig:
 
 
 def _attention_archs() -> list[str]:
-    from cnnlib.models.registry import ARCHITECTURES
-
     return [name for name, spec in ARCHITECTURES.items() if spec.supports_attention]

@@ -65,12 +65,16 @@ def usable_runs() -> list[dict[str, Any]]:
     return [info for info in store().list() if info.get("has_model") and info.get("status") != "damaged"]
 
 
-def pick_run(key: str, label: str = "Run", help: str | None = None) -> Run | None:
-    """A selectbox of usable runs, remembered across pages; None (with a hint) when there are none."""
+def pick_run(key: str, label: str = "Run", help: str | None = None) -> Run:
+    """A selectbox of usable runs, remembered across pages.
+
+    With no usable run the page says how to get one and stops here, so every page that
+    needs a run starts with this one call.
+    """
     runs = usable_runs()
     if not runs:
         st.info("No trained model yet. Train one on the **Train** page, or use the one-click demo on **Home**.")
-        return None
+        st.stop()
     by_path = {info["path"]: info for info in runs}
     options = list(by_path)
     st.selectbox(label, options, key=state.choose(key, options), format_func=lambda p: run_label(by_path[p]), help=help)

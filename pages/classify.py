@@ -17,8 +17,6 @@ from cnnlib.images import UPLOAD_TYPES  # noqa: E402
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
-if run is None:
-    st.stop()
 with ui.user_errors():
     spec = run.input_spec()
 classes = list(spec.class_names)

@@ -18,8 +18,6 @@ METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "
 st.title("🔍 Explain")
 st.caption("Where does the model look? Four explanation methods on the same image, and the feature maps inside.")
 run = ui.pick_run("keep_run", "Run")
-if run is None:
-    st.stop()
 
 with ui.user_errors():
     predictor = load_predictor(run)

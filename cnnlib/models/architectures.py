@@ -156,15 +156,7 @@ CIFAR_FAST_STAGES = (FastStage(32, 1), FastStage(72, 1), FastStage(144, 0))
 
 def _fast_stage_conv(x: keras.KerasTensor, filters: int, *, name: str, opts: LayerOptions) -> keras.KerasTensor:
     """conv3x3 -> maxpool -> BN -> ReLU (airbench order: BN/ReLU on 1/4 of the pixels)."""
-    x = layers.Conv2D(
-        filters,
-        3,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        kernel_regularizer=opts.regularizer(),
-        name=f"{name}_conv",
-    )(x)
+    x = blocks.conv(x, filters, 3, name=name, opts=opts)
     x = layers.MaxPooling2D(2, padding="same", name=f"{name}_pool")(x)
     x = blocks.batch_norm(x, name=f"{name}_bn", opts=opts)
     return layers.ReLU(name=f"{name}_relu")(x)

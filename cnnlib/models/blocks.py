@@ -52,6 +52,24 @@ def batch_norm(x: keras.KerasTensor, *, name: str, opts: LayerOptions) -> keras.
     return layers.BatchNormalization(momentum=opts.bn_momentum, name=name)(x)
 
 
+def conv(x: keras.KerasTensor, filters: int, kernel_size: int = 3, strides: int = 1, *, name: str,
+         opts: LayerOptions) -> keras.KerasTensor:
+    """The one plain convolution of our blocks: "same" padding, He init, no bias (a BN follows), L2 from ``opts``.
+
+    Layer: ``{name}_conv``.
+    """
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=opts.regularizer(),
+        name=f"{name}_conv",
+    )(x)
+
+
 def conv_bn(
     x: keras.KerasTensor,
     filters: int,
@@ -66,16 +84,7 @@ def conv_bn(
 
     Layers: ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
     """
-    x = layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        kernel_regularizer=opts.regularizer(),
-        name=f"{name}_conv",
-    )(x)
+    x = conv(x, filters, kernel_size, strides, name=name, opts=opts)
     x = batch_norm(x, name=f"{name}_bn", opts=opts)
     if activation:
         x = layers.ReLU(name=f"{name}_relu")(x)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlib.errors import ConfigError
+from cnnlib.errors import ConfigError, reject_unknown_keys
 from cnnlib.models.registry import ARCHITECTURES, ATTENTIONS, IMAGENET_ALPHAS, ArchSpec, get_spec
 
 
@@ -137,12 +137,7 @@ class ModelConfig:
         """
         if not isinstance(data, dict):
             raise ConfigError(f"model config must be a dict. Received: {type(data).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"unknown model config keys; expected some of: {', '.join(names)}. Received: {', '.join(unknown)}"
-            )
+        reject_unknown_keys(data, (f.name for f in dataclasses.fields(cls)), "model config")
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
         missing = [name for name in required if name not in data]
         if missing:

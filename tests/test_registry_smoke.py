@@ -84,7 +84,7 @@ def test_every_architecture_exports_a_verified_float32_tflite(models: dict, arch
     model = smallest_model(models, arch)
     images = _images(arch, seed=1)
     labels = np.arange(len(images)) % NUM_CLASSES
-    report = export_tflite(model, "float32", tmp_path / f"{arch}.tflite", None, images, labels)
+    report = export_tflite(model, "tflite-float32", tmp_path / f"{arch}.tflite", None, images, labels)
     assert Path(report["path"]).stat().st_size == report["bytes"] > 0
     assert report["test_count"] == len(images)
     assert report["agreement"] == 1.0

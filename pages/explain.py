@@ -60,8 +60,7 @@ alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("kee
 # "predicted" means the run's answer (test-time views included), which the heatmaps then explain.
 target = classes.index(best[0]["label"] if target_name == "predicted" else target_name)
 
-shown_methods = [method for method in METHODS if method in METHOD_TITLES]
-for column, method in zip(st.columns(len(shown_methods)), shown_methods, strict=True):
+for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
     title = METHOD_TITLES[method]
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)

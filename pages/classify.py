@@ -14,7 +14,6 @@ from app.cache import load_predictor  # noqa: E402
 from app.inference import DISPLAY_SIDE, band_emoji  # noqa: E402
 from cnnlib.images import UPLOAD_TYPES  # noqa: E402
 
-
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
 with ui.user_errors():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cnnlib.errors import ConfigError
+from cnnlib.explain.graph import conv_layer_names, layer_infos, resolve_layer
 from cnnlib.models import (
     ARCHITECTURES,
     ModelConfig,
@@ -23,7 +24,6 @@ from cnnlib.models import (
     layer_table,
     list_architectures,
 )
-from cnnlib.explain.graph import conv_layer_names, layer_infos, resolve_layer
 from cnnlib.models.architectures import IMAGENET_DOWNLOAD_ERROR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

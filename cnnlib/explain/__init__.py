@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from cnnlib.errors import ConfigError
 from cnnlib.batch import single_image
+from cnnlib.errors import ConfigError
 from cnnlib.explain.fast import _check_target, fast_gradcam
 from cnnlib.explain.graph import conv_layer_names, feature_maps, resolve_layer
 from cnnlib.explain.overlay import COLORMAPS, overlay_heatmap

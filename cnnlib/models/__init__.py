@@ -7,9 +7,9 @@ needs no ``import cnnlib.models`` first.
 """
 
 from cnnlib.models.config import ModelConfig
+from cnnlib.models.factory import build_model
 from cnnlib.models.flops import count_flops, count_params
 from cnnlib.models.introspect import layer_table
-from cnnlib.models.factory import build_model
 from cnnlib.models.registry import ARCHITECTURES, ArchSpec, list_architectures
 
 __all__ = [

@@ -130,11 +130,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Rebuild a config saved by ``to_dict``; unknown or missing keys are ConfigErrors.
-
-        Unknown keys are rejected rather than ignored so that a typo in a hand-edited
-        config (``"dropuot"``) cannot silently fall back to the default.
-        """
+        """Rebuild a config saved by ``to_dict``; unknown or missing keys are ConfigErrors."""
         if not isinstance(data, dict):
             raise ConfigError(f"model config must be a dict. Received: {type(data).__name__}")
         reject_unknown_keys(data, (f.name for f in dataclasses.fields(cls)), "model config")

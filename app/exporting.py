@@ -12,16 +12,16 @@ from typing import Any
 import streamlit as st
 
 from app import ui
+from cnnlib.export import TFLITE_FORMATS
 from cnnlib.runs import Run
 
-#: The TFLite formats offered on the page (the core's names), with their labels.
-FORMAT_LABELS = {
-    "tflite-float32": "float32 (exact)",
-    "tflite-float16": "float16 (half size)",
-    "tflite-dynamic": "dynamic range (int8 weights)",
-    "tflite-int8": "int8 (full integer, smallest)",
-}
-FORMATS = tuple(FORMAT_LABELS)
+#: The TFLite formats offered on the page: the core's list, in its order.
+FORMATS = TFLITE_FORMATS
+#: How the page words each format.
+FORMAT_LABELS = dict(
+    zip(FORMATS, ("float32 (exact)", "float16 (half size)", "dynamic range (int8 weights)",
+                  "int8 (full integer, smallest)"), strict=True)
+)
 #: Verification uses at most this many test images, so a CIFAR-10 export takes seconds.
 MAX_TEST_IMAGES = 2000
 

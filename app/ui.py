@@ -106,16 +106,17 @@ def compare_default(runs: list[dict[str, Any]]) -> list[str]:
     return [first, (same or others)[0]]
 
 
-def pick_run(key: str, label: str = "Run", help: str | None = None) -> Run | None:
-    """A selectbox of usable runs, remembered across pages; None (with a hint) when there are none.
+def pick_run(key: str, label: str = "Run", help: str | None = None) -> Run:
+    """A selectbox of usable runs, remembered across pages.
 
-    With no choice made yet it opens on ``demo_default``; the caption under it says what the
-    chosen model can see.
+    With no usable run the page says how to get one and stops here, so every page that
+    needs a run starts with this one call. With no choice made yet it opens on
+    ``demo_default``; the caption under it says what the chosen model can see.
     """
     runs = usable_runs()
     if not runs:
         st.info("No trained model yet. Train one on the **Train** page, or use the one-click demo on **Home**.")
-        return None
+        st.stop()
     by_path = {info["path"]: info for info in runs}
     options = list(by_path)
     st.selectbox(label, options, key=state.choose(key, options, demo_default(runs)["path"]),

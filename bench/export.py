@@ -10,7 +10,7 @@ from bench.fixture import load_fixture
 
 
 def run_export(args: Any) -> common.Section:
-    from cnnlib.export import FORMATS, MAX_REPRESENTATIVE, export_tflite
+    from cnnlib.export import MAX_REPRESENTATIVE, TFLITE_FORMATS, export_tflite
     from cnnlib.operations import representative_images
 
     section = common.Section(
@@ -42,12 +42,12 @@ def run_export(args: Any) -> common.Section:
     )
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for fmt in FORMATS:
+        for fmt in TFLITE_FORMATS:
             common.log(f"export {fmt}")
             report = export_tflite(model, fmt, f"{tmp}/{fmt}.tflite", train_images, test_images, test_labels)
             report.pop("path", None)
             reports[fmt] = report
-    base = reports["float32"]
+    base = reports["tflite-float32"]
     rows = []
     for fmt, report in reports.items():
         size_fraction = report["bytes"] / base["bytes"]
@@ -61,7 +61,7 @@ def run_export(args: Any) -> common.Section:
             }
         )
         goal = ""
-        if fmt == "int8":
+        if fmt == "tflite-int8":
             met = size_fraction <= 0.35 and drop <= 1.0 and report["agreement"] >= 0.99
             record["goal_met"] = met
             goal = "yes" if met else "NO"

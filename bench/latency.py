@@ -102,7 +102,7 @@ def run_latency(args: Any) -> common.Section:
     with tempfile.TemporaryDirectory() as tmp:
         int8_path = f"{tmp}/int8.tflite"
         with open(int8_path, "wb") as handle:
-            handle.write(convert_tflite(exported_model, "int8", representative))
+            handle.write(convert_tflite(exported_model, "tflite-int8", representative))
         int8 = TFLiteClassifier(int8_path)
 
         measure(

@@ -18,7 +18,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from cnnlib.data.config import SPLITS
 from cnnlib.errors import CnnlibError
+from cnnlib.explain import METHODS
+from cnnlib.export import EXPORT_FORMATS
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -164,14 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a run on a split")
     evaluate.add_argument("run")
     evaluate.add_argument("--data", help="evaluate on another source with the same classes")
-    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"))
+    evaluate.add_argument("--split", default="test", choices=SPLITS)
     evaluate.add_argument("--top-k", type=int, default=3)
     evaluate.add_argument("--runs")
 
     export = sub.add_parser("export", help="export a run to TFLite or SavedModel, verified")
     export.add_argument("run")
-    export.add_argument("--format", required=True,
-                        choices=("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "savedmodel"))
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     export.add_argument("--out", help="output path (default: inside the run's exports/)")
     export.add_argument("--runs")
 
@@ -184,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="write a heatmap overlay PNG for one image")
     explain.add_argument("run")
     explain.add_argument("image")
-    explain.add_argument("--method", default="gradcam", choices=("gradcam", "gradcam++", "scorecam", "saliency"))
+    explain.add_argument("--method", default="gradcam", choices=METHODS)
     explain.add_argument("--target", help="class name or index to explain (default: the predicted class)")
     explain.add_argument("--out", required=True, help="output .png path")
     explain.add_argument("--runs")

@@ -105,28 +105,39 @@ def evaluate_probabilities(
     Raises:
         DataError: Shapes or labels are inconsistent.
     """
-    from sklearn.metrics import classification_report, confusion_matrix
-
     probs, labels = _check_inputs(probs, labels, class_names)
     if top_k < 1:
         raise DataError(f"top_k must be at least 1. Received: top_k={top_k}")
-    num_classes = len(class_names)
-    k = min(top_k, num_classes)
+    names = [str(name) for name in class_names]
+    k = min(top_k, len(names))
     predicted = probs.argmax(axis=1)
     confidence = probs[np.arange(len(probs)), predicted]
     correct = predicted == labels
     # Stable ordering so that ties rank classes by index, the same way argmax does.
     ranking = np.argsort(-probs, axis=1, kind="stable")
     in_top_k = (ranking[:, :k] == labels[:, None]).any(axis=1)
+    scores = _class_scores(labels, predicted, names)
+    confusion, normalized = _confusion(labels, predicted, len(names))
+    ece, bins = reliability(confidence, correct, n_bins)
+    return {
+        "accuracy": float(correct.mean()),
+        "top_k": int(k),
+        "top_k_accuracy": float(in_top_k.mean()),
+        **scores,
+        "confusion": confusion.astype(int).tolist(),
+        "confusion_normalized": normalized.tolist(),
+        "misclassified": _misclassified(probs, labels, ranking[:, :k], names),
+        "ece": ece,
+        "reliability": {"bins": bins},
+    }
 
-    class_ids = list(range(num_classes))
-    names = [str(name) for name in class_names]
-    report = classification_report(
-        labels, predicted, labels=class_ids, target_names=names, output_dict=True, zero_division=0
-    )
-    report_text = classification_report(
-        labels, predicted, labels=class_ids, target_names=names, digits=4, zero_division=0
-    )
+
+def _class_scores(labels: np.ndarray, predicted: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """``per_class`` precision/recall/F1/support, ``macro_f1``, ``weighted_f1`` and ``report_text``."""
+    from sklearn.metrics import classification_report
+
+    options = {"labels": list(range(len(names))), "target_names": names, "zero_division": 0}
+    report = classification_report(labels, predicted, output_dict=True, **options)
     per_class = {
         name: {
             "precision": float(report[name]["precision"]),
@@ -136,40 +147,41 @@ def evaluate_probabilities(
         }
         for name in names
     }
+    return {
+        "per_class": per_class,
+        "macro_f1": float(report["macro avg"]["f1-score"]),
+        "weighted_f1": float(report["weighted avg"]["f1-score"]),
+        "report_text": classification_report(labels, predicted, digits=4, **options),
+    }
 
-    confusion = confusion_matrix(labels, predicted, labels=class_ids)
+
+def _confusion(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The confusion matrix (rows: true class) and its row-normalized copy."""
+    from sklearn.metrics import confusion_matrix
+
+    confusion = confusion_matrix(labels, predicted, labels=list(range(num_classes)))
     support = confusion.sum(axis=1, keepdims=True)
     # Rows of classes absent from the labels stay zeros instead of 0/0.
     normalized = np.divide(confusion, support, out=np.zeros(confusion.shape, dtype=np.float64), where=support > 0)
+    return confusion, normalized
 
-    wrong = np.flatnonzero(~correct)
+
+def _misclassified(probs: np.ndarray, labels: np.ndarray, top: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    """Every wrong prediction, most confident first, with its ``top`` ranked classes."""
+    predicted = top[:, 0]
+    confidence = probs[np.arange(len(probs)), predicted]
+    wrong = np.flatnonzero(predicted != labels)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
-    misclassified = [
+    return [
         {
             "index": int(i),
             "true": names[int(labels[i])],
             "predicted": names[int(predicted[i])],
             "confidence": float(confidence[i]),
-            "top": [{"label": names[int(c)], "confidence": float(probs[i, c])} for c in ranking[i, :k]],
+            "top": [{"label": names[int(c)], "confidence": float(probs[i, c])} for c in top[i]],
         }
         for i in wrong
     ]
-
-    ece, bins = reliability(confidence, correct, n_bins)
-    return {
-        "accuracy": float(correct.mean()),
-        "top_k": int(k),
-        "top_k_accuracy": float(in_top_k.mean()),
-        "per_class": per_class,
-        "macro_f1": float(report["macro avg"]["f1-score"]),
-        "weighted_f1": float(report["weighted avg"]["f1-score"]),
-        "report_text": report_text,
-        "confusion": confusion.astype(int).tolist(),
-        "confusion_normalized": normalized.tolist(),
-        "misclassified": misclassified,
-        "ece": ece,
-        "reliability": {"bins": bins},
-    }
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any]:

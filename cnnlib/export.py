@@ -5,14 +5,15 @@ Every ``.tflite`` file is run in the LiteRT interpreter (``ai_edge_litert``;
 after conversion, and the report says how far it drifts from the Keras
 model: accuracy of both, top-1 agreement, single-image latency of both.
 
-Formats:
-- ``float32``: plain conversion.
-- ``float16``: weights stored as float16 (half the size), computed in float32.
-- ``dynamic``: weights int8, activations quantized on the fly.
-- ``int8``: full-integer, calibrated on representative training images. The
+Formats (``EXPORT_FORMATS``, one spelling everywhere: CLI, app, reports, file names):
+- ``tflite-float32``: plain conversion.
+- ``tflite-float16``: weights stored as float16 (half the size), computed in float32.
+- ``tflite-dynamic``: weights int8, activations quantized on the fly.
+- ``tflite-int8``: full-integer, calibrated on representative training images. The
   input is uint8 so the app feeds raw 0-255 pixels (the model's own scaling
   layer is inside the graph); the output is dequantized float32 so ties
   between coarse uint8 probabilities cannot flip the top-1 class.
+- ``savedmodel``: a TF Serving SavedModel directory (``export_savedmodel``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,22 @@ import numpy as np
 from cnnlib.errors import ConfigError, DataError
 from cnnlib.io import atomic_write_bytes, atomic_write_json
 
-FORMATS = ("float32", "float16", "dynamic", "int8")
+TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
+SAVEDMODEL = "savedmodel"
+EXPORT_FORMATS = (*TFLITE_FORMATS, SAVEDMODEL)
 # Calibration needs a few hundred images; more only slows conversion.
 MAX_REPRESENTATIVE = 300
 LATENCY_RUNS = 50
+
+
+def export_filename(fmt: str) -> str:
+    """The file (or directory) name an export of ``fmt`` gets by default: ``tflite-int8.tflite``, ``savedmodel``."""
+    return fmt if fmt == SAVEDMODEL else f"{fmt}.tflite"
+
+
+def _check_tflite_format(fmt: str) -> None:
+    if fmt not in TFLITE_FORMATS:
+        raise ConfigError(f"unknown TFLite format; expected one of: {', '.join(TFLITE_FORMATS)}. Received: fmt={fmt!r}")
 
 
 def _interpreter_class() -> Any:
@@ -52,8 +65,8 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
 
     Args:
         model: A Keras classifier taking raw 0-255 pixels.
-        fmt: One of ``FORMATS``.
-        representative_images: ``(N, H, W, C)`` training images; required for ``int8``
+        fmt: One of ``TFLITE_FORMATS``.
+        representative_images: ``(N, H, W, C)`` training images; required for ``tflite-int8``
             (the first ``MAX_REPRESENTATIVE`` are used).
 
     Returns:
@@ -61,25 +74,24 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
 
     Raises:
         ConfigError: Unknown format.
-        DataError: ``int8`` without representative images, or images of the wrong shape.
+        DataError: ``tflite-int8`` without representative images, or images of the wrong shape.
     """
     import tensorflow as tf
 
-    from cnnlib.predict import as_image_batch
+    from cnnlib.batch import as_image_batch
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown TFLite format; expected one of: {', '.join(FORMATS)}. Received: fmt={fmt!r}")
+    _check_tflite_format(fmt)
     # from_keras_model works with Keras 3 in TF 2.21 (it exports a SavedModel internally);
     # from_concrete_functions leaves READ_VARIABLE ops the interpreter cannot run.
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if fmt == "float16":
+    if fmt == "tflite-float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    elif fmt == "dynamic":
+    elif fmt == "tflite-dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif fmt == "int8":
+    elif fmt == "tflite-int8":
         if representative_images is None or len(representative_images) == 0:
-            raise DataError("int8 export needs representative training images. Received: representative_images=None")
+            raise DataError("tflite-int8 export needs representative training images. Received: representative_images=None")
         calibration = as_image_batch(model, np.asarray(representative_images)[:MAX_REPRESENTATIVE])
 
         def representative_dataset() -> Iterator[list[np.ndarray]]:
@@ -209,7 +221,7 @@ def export_tflite(
 
     Args:
         model: A Keras classifier taking raw 0-255 pixels.
-        fmt: One of ``FORMATS``.
+        fmt: One of ``TFLITE_FORMATS``.
         out_path: Where to write the ``.tflite`` file.
         representative_images: Training images for int8 calibration (ignored otherwise).
         test_images: ``(N, H, W, C)`` uint8 held-out images for verification.
@@ -225,10 +237,7 @@ def export_tflite(
         ConfigError: Unknown format.
         DataError: Missing or mis-shaped images or labels.
     """
-    from cnnlib.predict import predict_probabilities
-
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown TFLite format; expected one of: {', '.join(FORMATS)}. Received: fmt={fmt!r}")
+    _check_tflite_format(fmt)
     images = np.asarray(test_images)
     labels = np.asarray(test_labels).reshape(-1)
     if max_test is not None:
@@ -241,26 +250,34 @@ def export_tflite(
     flatbuffer = convert_tflite(model, fmt, representative_images)
     convert_seconds = time.perf_counter() - start
     path = atomic_write_bytes(out_path, flatbuffer)
-
-    classifier = TFLiteClassifier(path)
-    keras_predicted = predict_probabilities(model, images).argmax(axis=1)
-    tflite_predicted = classifier.predict_probabilities(images).argmax(axis=1)
-    single = images[:1]
     report = {
         "path": str(path),
         "bytes": len(flatbuffer),
         "format": fmt,
-        "keras_accuracy": float(np.mean(keras_predicted == labels)),
-        "tflite_accuracy": float(np.mean(tflite_predicted == labels)),
-        "agreement": float(np.mean(keras_predicted == tflite_predicted)),
-        "keras_latency_ms": _median_latency_ms(lambda x: predict_probabilities(model, x), single),
-        "tflite_latency_ms": _median_latency_ms(classifier.predict_probabilities, single),
+        **_compare_with_keras(model, TFLiteClassifier(path), images, labels),
         "convert_seconds": float(convert_seconds),
         "test_count": int(len(labels)),
     }
     if write_report:
         atomic_write_json(Path(path).with_suffix(".json"), report)
     return report
+
+
+def _compare_with_keras(model: Any, classifier: TFLiteClassifier, images: np.ndarray,
+                        labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of both, their top-1 agreement, and single-image latency of both."""
+    from cnnlib.predict import predict_probabilities
+
+    keras_predicted = predict_probabilities(model, images).argmax(axis=1)
+    tflite_predicted = classifier.predict_probabilities(images).argmax(axis=1)
+    single = images[:1]
+    return {
+        "keras_accuracy": float(np.mean(keras_predicted == labels)),
+        "tflite_accuracy": float(np.mean(tflite_predicted == labels)),
+        "agreement": float(np.mean(keras_predicted == tflite_predicted)),
+        "keras_latency_ms": _median_latency_ms(lambda x: predict_probabilities(model, x), single),
+        "tflite_latency_ms": _median_latency_ms(classifier.predict_probabilities, single),
+    }
 
 
 def export_savedmodel(model: Any, out_dir: str | os.PathLike[str]) -> Path:

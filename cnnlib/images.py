@@ -39,6 +39,8 @@ MAX_IMAGE_PIXELS = 100_000_000
 """Decompression-bomb limit: an image with more pixels is a ``DataError``."""
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+UPLOAD_TYPES = tuple(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
+"""``IMAGE_EXTENSIONS`` without the dot, as upload widgets (Streamlit's ``type=``) want them."""
 
 ImageSource = str | os.PathLike[str] | bytes | BinaryIO
 

@@ -176,7 +176,7 @@ def _scoring_model(classifier: Any, spec: InputSpec) -> Any:
 
 
 def _check_matches(classifier: Any, spec: InputSpec) -> None:
-    from cnnlib.predict import model_input_shape
+    from cnnlib.batch import model_input_shape
 
     if model_input_shape(classifier) != spec.shape or int(classifier.output_shape[-1]) != spec.num_classes:
         raise DataError(

@@ -18,11 +18,11 @@ import numpy as np
 
 from cnnlib.data.config import SPLITS
 from cnnlib.errors import ConfigError, DataError, RunError
+from cnnlib.explain import METHODS as EXPLAIN_METHODS
+from cnnlib.export import EXPORT_FORMATS, SAVEDMODEL, export_filename
 from cnnlib.io import atomic_write_bytes, atomic_write_json, read_json
 from cnnlib.runs import FAMILIARITY_FILE, SPEC_FILE, Run, RunStore
 
-EXPORT_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "savedmodel")
-EXPLAIN_METHODS = ("gradcam", "gradcam++", "scorecam", "saliency")
 _REPRESENTATIVE_IMAGES = 300
 #: Where the exports of bundled (read-only) runs go, inside the writable run store.
 BUNDLED_EXPORTS_DIR = ".exports"
@@ -266,7 +266,7 @@ def export_report(run: Run, fmt: str, runs_dir: str | os.PathLike[str] | None = 
             continue
         target = Path(report.get("path") or "")
         if not target.is_absolute() or not target.exists():
-            target = folder / (f"{fmt}.tflite" if fmt.startswith("tflite-") else fmt)
+            target = folder / export_filename(fmt)
         if target.exists():
             return {**report, "path": str(target)}
     return None
@@ -296,8 +296,8 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
     folder = export_dir(run, runs_dir)
     ensure_calibrated(run)
     model = load_predictor(run).model  # the run's answer: test-time views and calibration inside
-    target = Path(out) if out else folder / (f"{fmt}.tflite" if fmt != "savedmodel" else fmt)
-    if fmt == "savedmodel":
+    target = Path(out) if out else folder / export_filename(fmt)
+    if fmt == SAVEDMODEL:
         exporter.export_savedmodel(model, target)
         report = {"path": str(target), "format": fmt,
                   "bytes": sum(p.stat().st_size for p in target.rglob("*") if p.is_file())}
@@ -305,9 +305,8 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
         if target.exists() and target.is_dir():
             raise ConfigError(f"the export path must be a file, not a directory. Received: out={str(target)!r}")
         dataset = load_run_dataset(run)
-        report = exporter.export_tflite(model, fmt.removeprefix("tflite-"), target, representative_images(dataset.train),
+        report = exporter.export_tflite(model, fmt, target, representative_images(dataset.train),
                                         dataset.test.images, dataset.test.labels, max_test=max_test)
-        report["format"] = fmt
     if run.read_only:
         report["note"] = f"run {run.id!r} is bundled and read-only, so its export was written to {str(target)!r}"
     atomic_write_json(folder / f"{fmt}.json", report)

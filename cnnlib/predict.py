@@ -16,49 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.batch import as_image_batch, model_input_shape
 from cnnlib.errors import DataError
 
 # One compiled forward pass per live model; values never hold the model itself.
 _FORWARD_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
-
-
-def model_input_shape(model: Any) -> tuple[int, int, int]:
-    """Return the model's ``(H, W, C)`` input shape.
-
-    Args:
-        model: A built single-input Keras image classifier.
-
-    Returns:
-        The input shape without the batch axis.
-    """
-    shape = model.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    return tuple(int(d) for d in shape[1:])  # type: ignore[return-value]
-
-
-def as_image_batch(model: Any, images: np.ndarray) -> np.ndarray:
-    """Check ``images`` against the model's input and return a float32 batch.
-
-    A single ``(H, W, C)`` image becomes a batch of one.
-
-    Raises:
-        DataError: The images do not match the model's input shape.
-    """
-    array = np.asarray(images)
-    expected = model_input_shape(model)
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4 or tuple(array.shape[1:]) != expected:
-        raise DataError(
-            f"images must be shaped (N, {expected[0]}, {expected[1]}, {expected[2]}) "
-            f"or one ({expected[0]}, {expected[1]}, {expected[2]}) image to match the model. "
-            f"Received: shape={tuple(array.shape)}"
-        )
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise DataError(f"images must be numeric pixel arrays. Received: dtype={array.dtype}")
-    return array.astype(np.float32, copy=False)
 
 
 def _compiled_forward(model: Any) -> Any:

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlib.errors import ConfigError
+from cnnlib.errors import ConfigError, reject_unknown_keys
 
 #: Smallest and largest model input side, in pixels, for every caller (CLI, pages, DataConfig).
 MIN_IMAGE_SIDE = 4
@@ -163,10 +163,7 @@ class InputSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
         """Inverse of ``to_dict``; unknown keys are a ``ConfigError``."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown input spec keys {unknown}; expected any of {sorted(known)}")
+        reject_unknown_keys(data, (field.name for field in dataclasses.fields(cls)), "input spec")
         values = dict(data)
         for key in ("class_names", "views", "value_range"):
             if key in values:

@@ -6,19 +6,15 @@ import streamlit as st
 from app import exporting, plots, state, ui
 from app.cache import load_predictor
 from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
-from cnnlib.images import IMAGE_EXTENSIONS
-
-IMAGE_TYPES = [extension.lstrip(".") for extension in IMAGE_EXTENSIONS]
+from cnnlib.images import UPLOAD_TYPES
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
-if run is None:
-    st.stop()
 with ui.user_errors():
     spec = run.input_spec()
 classes = list(spec.class_names)
 
-files = st.file_uploader("Upload photos", type=IMAGE_TYPES, accept_multiple_files=True, key="classify_files")
+files = st.file_uploader("Upload photos", type=list(UPLOAD_TYPES), accept_multiple_files=True, key="classify_files")
 files = list(files or [])
 if st.toggle("Use the camera", key="classify_camera_on"):
     shot = st.camera_input("Take a photo", key="classify_camera")
@@ -38,7 +34,7 @@ if files:
 for message in errors:
     st.error(f"🚫 {message}")
 if not answers and not errors:
-    st.info(f"Upload one or more photos ({', '.join(IMAGE_TYPES)}) to classify them.")
+    st.info(f"Upload one or more photos ({', '.join(UPLOAD_TYPES)}) to classify them.")
 
 rows = []
 for n, upload in enumerate(answers):

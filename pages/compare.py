@@ -10,7 +10,7 @@ from app import exporting, plots, ui
 from app.cache import load_predictor, run_evaluation
 from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
 from cnnlib.errors import CnnlibError
-from cnnlib.images import IMAGE_EXTENSIONS
+from cnnlib.images import UPLOAD_TYPES
 
 COMPARED_EXPORTS = ("tflite-float32", "tflite-int8")
 
@@ -115,7 +115,7 @@ if same_test:
             st.caption(f"true **{classes[labels[index]]}** — {answers}")
 
 st.subheader("Try a photo on every model")
-upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+upload = st.file_uploader("An image", type=list(UPLOAD_TYPES),
                           key="compare_upload")
 if upload is not None:
     from cnnlib.explain.overlay import overlay_heatmap

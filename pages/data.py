@@ -10,9 +10,12 @@ import streamlit as st
 from app import plots, state, ui
 from app.cache import load_dataset_cached
 from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload
+from cnnlib.data.builtin import OFFLINE_SOURCE
+from cnnlib.data.config import SOURCES_BUILTIN, SPLITS
+from cnnlib.spec import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
 KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
-KERAS = ("mnist", "fashion_mnist", "cifar10")
+KERAS = tuple(name for name in SOURCES_BUILTIN if name != OFFLINE_SOURCE)
 
 st.title("🗂️ Data")
 st.caption("Pick a dataset and check it before training: classes, balance, samples, sizes and splits.")
@@ -20,7 +23,7 @@ st.caption("Pick a dataset and check it before training: classes, balance, sampl
 kind = st.radio("Source", KINDS, key=state.default("keep_data_kind", KINDS[0]), horizontal=True)
 source: str | None = None
 if kind == KINDS[0]:
-    source = "digits"
+    source = OFFLINE_SOURCE
     st.caption("1,797 scikit-learn handwritten digits, 8×8 grayscale, 10 classes — always available offline.")
 elif kind == KINDS[1]:
     source = st.selectbox("Keras dataset", KERAS, key=state.default("keep_data_keras", "mnist"))
@@ -55,8 +58,8 @@ else:
 with st.expander("Options: input size, channels, split, subsampling"):
     c1, c2, c3 = st.columns(3)
     native = c1.checkbox("Native image size", key=state.default("keep_data_native", True))
-    height = c1.number_input("Height", 8, 512, key=state.default("keep_data_h", 32), disabled=native)
-    width = c1.number_input("Width", 8, 512, key=state.default("keep_data_w", 32), disabled=native)
+    height = c1.number_input("Height", MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, key=state.default("keep_data_h", 32), disabled=native)
+    width = c1.number_input("Width", MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, key=state.default("keep_data_w", 32), disabled=native)
     channels = c2.selectbox("Channels", ("native", 1, 3), key=state.default("keep_data_ch", "native"))
     val_fraction = c2.slider("Validation fraction", 0.05, 0.4, key=state.default("keep_data_val", 0.1))
     test_fraction = c2.slider("Test fraction", 0.05, 0.4, key=state.default("keep_data_test", 0.1))
@@ -88,7 +91,7 @@ for warning in caught:
 
 summary = dataset.summary
 st.subheader(f"`{Path(str(config['source'])).name}` — {len(dataset.class_names)} classes")
-sizes = {name: len(dataset.split(name).labels) for name in ("train", "val", "test")}
+sizes = {name: len(dataset.split(name).labels) for name in SPLITS}
 cols = st.columns(5)
 cols[0].metric("Classes", len(dataset.class_names))
 cols[1].metric("Input size", f"{dataset.image_size[0]}×{dataset.image_size[1]}×{dataset.channels}")

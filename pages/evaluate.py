@@ -14,8 +14,6 @@ CELL_PAGE = 12
 
 st.title("📊 Evaluate")
 run = ui.pick_run("keep_run", "Run to evaluate")
-if run is None:
-    st.stop()
 
 with ui.user_errors():
     result = run_evaluation(run)

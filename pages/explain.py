@@ -6,7 +6,7 @@ import streamlit as st
 from app import plots, state, ui
 from app.cache import load_predictor, run_dataset
 from app.inference import answer_warnings
-from cnnlib.images import IMAGE_EXTENSIONS
+from cnnlib.images import UPLOAD_TYPES
 
 #: The page's title for each of the core's explanation methods.
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM", "saliency": "Saliency"}
@@ -14,8 +14,6 @@ METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "
 st.title("🔍 Explain")
 st.caption("Where does the model look? Four explanation methods on the same image, and the feature maps inside.")
 run = ui.pick_run("keep_run", "Run")
-if run is None:
-    st.stop()
 
 with ui.user_errors():
     predictor = load_predictor(run)
@@ -34,7 +32,7 @@ source = st.radio("Image", sources, horizontal=True, key=state.choose("keep_expl
 image = None
 true_label = None
 if source == "Upload":
-    upload = st.file_uploader("An image", type=[extension.lstrip(".") for extension in IMAGE_EXTENSIONS],
+    upload = st.file_uploader("An image", type=list(UPLOAD_TYPES),
                               key="explain_upload")
     if upload is not None:
         from cnnlib.inference import decode_upload
@@ -76,9 +74,8 @@ target = classes.index(best[0]["label"] if target_name == "predicted" else targe
 
 from cnnlib.explain.faithfulness import deletion  # noqa: E402
 
-shown_methods = [method for method in METHODS if method in METHOD_TITLES]
 curves = {}
-for column, method in zip(st.columns(len(shown_methods)), shown_methods, strict=True):
+for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
     title = METHOD_TITLES[method]
     with column, ui.user_errors(stop=False), st.spinner(f"{title}…"):
         explanation = explain(model, image, method, target_class=target)

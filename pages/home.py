@@ -1,6 +1,5 @@
 """Home: what the app does, the runs, the datasets, the device, and a one-click demo."""
 
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +7,8 @@ import streamlit as st
 from app import jobs, ui
 from app.datasources import dataset_folders
 from app.device import describe_device
+from cnnlib.data.builtin import OFFLINE_SOURCE, is_available_offline
+from cnnlib.data.config import SOURCES_BUILTIN
 
 st.title("🧠 cnnlib Studio")
 st.markdown(
@@ -40,13 +41,11 @@ with right:
         ui.page_link("pages/train.py", "Watch it train live →", "📈")
 
     st.subheader("Datasets")
-    rows = [{"dataset": "digits", "kind": "bundled, 8×8 gray", "available": "✅"}]
-    keras_home = Path.home() / ".keras" / "datasets"
-    for name, marker in (("mnist", "mnist.npz"), ("fashion_mnist", "fashion-mnist"), ("cifar10", "cifar-10-batches-py")):
-        path = keras_home / marker
-        # A failed download leaves an empty folder behind: only real files count as cached.
-        cached = path.is_file() or (path.is_dir() and any(p.stat().st_size > 0 for p in path.iterdir() if p.is_file()))
-        rows.append({"dataset": name, "kind": "Keras", "available": "✅ cached" if cached else "needs internet"})
+    rows = [{"dataset": OFFLINE_SOURCE, "kind": "bundled, 8×8 gray", "available": "✅"}]
+    for name in SOURCES_BUILTIN:
+        if name != OFFLINE_SOURCE:
+            rows.append({"dataset": name, "kind": "Keras",
+                         "available": "✅ cached" if is_available_offline(name) else "needs internet"})
     for folder in dataset_folders():
         rows.append({"dataset": folder.name, "kind": "folder", "available": "✅", "path": str(folder)})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -10,6 +10,7 @@ keras = pytest.importorskip("keras")
 from cnnlib.errors import ConfigError, DataError  # noqa: E402
 from cnnlib.explain import (  # noqa: E402
     METHODS,
+    REFERENCE_METHOD,
     conv_layer_names,
     explain,
     explain_all,
@@ -95,7 +96,7 @@ def test_conv_layer_names_and_automatic_choice(trained: keras.Model, digits: tup
     assert explain(trained, digits[2][0], "gradcam").layer_name == expected
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", (*METHODS, REFERENCE_METHOD))
 def test_every_method_gives_a_usable_heatmap(trained: keras.Model, digits: tuple, method: str) -> None:
     _, _, x_test, y_test = digits
     image = x_test[1]
@@ -155,7 +156,7 @@ def test_explaining_never_modifies_the_model(trained: keras.Model, digits: tuple
     probs = np.asarray(trained(x_test.astype("float32"), training=False))
     layer_count, output_names = len(trained.layers), [t.name for t in trained.outputs]
 
-    explain_all(trained, x_test[0], methods=METHODS)
+    explain_all(trained, x_test[0], methods=(*METHODS, REFERENCE_METHOD))
     feature_maps(trained, x_test[0], conv_layer_names(trained)[0])
     fast_gradcam(trained, x_test[1], layer_name=conv_layer_names(trained)[0])
 
@@ -199,8 +200,9 @@ def test_jet_colormap_endpoints() -> None:
 
 def test_bad_requests_raise_one_line_errors(trained: keras.Model, digits: tuple) -> None:
     image = digits[2][0]
-    with pytest.raises(ConfigError, match="expected one of: gradcam"):
+    with pytest.raises(ConfigError, match=r"expected one of: gradcam, gradcam\+\+, scorecam, saliency\. Received"):
         explain(trained, image, "lime")
+    assert REFERENCE_METHOD not in METHODS  # tests-only, never offered by the CLI or the pages
     with pytest.raises(ConfigError, match="no feature-map layer named 'nope'; expected one of: .*conv") as info:
         explain(trained, image, "gradcam", layer_name="nope")
     assert "\n" not in str(info.value)

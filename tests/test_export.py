@@ -11,7 +11,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from cnnlib.errors import ConfigError, DataError  # noqa: E402
-from cnnlib.export import FORMATS, TFLiteClassifier, export_savedmodel, export_tflite  # noqa: E402
+from cnnlib.export import EXPORT_FORMATS, TFLITE_FORMATS, TFLiteClassifier, export_savedmodel, export_tflite  # noqa: E402
 from cnnlib.predict import predict_probabilities  # noqa: E402
 
 
@@ -57,10 +57,10 @@ def reports(model: keras.Model, digits: tuple, tmp_path_factory: pytest.TempPath
     out = tmp_path_factory.mktemp("exports")
     rng = np.random.default_rng(0)
     representative = x_train[rng.choice(len(x_train), size=300, replace=False)]
-    return {fmt: export_tflite(model, fmt, out / f"{fmt}.tflite", representative, x_test, y_test) for fmt in FORMATS}
+    return {fmt: export_tflite(model, fmt, out / f"{fmt}.tflite", representative, x_test, y_test) for fmt in TFLITE_FORMATS}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", TFLITE_FORMATS)
 def test_every_format_is_written_and_agrees_with_keras(reports: dict, fmt: str, digits: tuple) -> None:
     report = reports[fmt]
     path = Path(report["path"])
@@ -74,24 +74,24 @@ def test_every_format_is_written_and_agrees_with_keras(reports: dict, fmt: str, 
 
 
 def test_int8_is_small_and_accurate(reports: dict) -> None:
-    int8, float32 = reports["int8"], reports["float32"]
+    int8, float32 = reports["tflite-int8"], reports["tflite-float32"]
     assert int8["bytes"] <= 0.35 * float32["bytes"]
     assert int8["tflite_accuracy"] >= int8["keras_accuracy"] - 0.01
     assert int8["agreement"] >= 0.99
-    assert reports["float16"]["bytes"] < 0.6 * float32["bytes"]
-    assert reports["float32"]["agreement"] == 1.0
+    assert reports["tflite-float16"]["bytes"] < 0.6 * float32["bytes"]
+    assert reports["tflite-float32"]["agreement"] == 1.0
 
 
 def test_classifier_takes_raw_uint8_pixels(reports: dict, model: keras.Model, digits: tuple) -> None:
     x_test = digits[2][:20]
-    int8 = TFLiteClassifier(reports["int8"]["path"])
+    int8 = TFLiteClassifier(reports["tflite-int8"]["path"])
     assert int8.input_dtype == np.uint8 and int8.input_shape == (8, 8, 1)
     batch = int8.predict_probabilities(x_test, batch_size=7)  # uneven batches through tensor resizing
     assert batch.shape == (20, 10) and batch.dtype == np.float32
     assert np.allclose(batch.sum(axis=1), 1.0, atol=0.05)
     np.testing.assert_allclose(int8.predict_probabilities(x_test[3]), batch[3:4], atol=1e-6)
 
-    float32 = TFLiteClassifier(Path(reports["float32"]["path"]).read_bytes())
+    float32 = TFLiteClassifier(Path(reports["tflite-float32"]["path"]).read_bytes())
     np.testing.assert_allclose(float32.predict_probabilities(x_test), predict_probabilities(model, x_test), atol=1e-5)
     with pytest.raises(DataError, match=r"Received: shape=\(1, 8, 8, 3\)"):
         float32.predict_probabilities(np.zeros((1, 8, 8, 3), np.uint8))
@@ -99,12 +99,16 @@ def test_classifier_takes_raw_uint8_pixels(reports: dict, model: keras.Model, di
 
 def test_bad_export_requests(model: keras.Model, digits: tuple, tmp_path: Path) -> None:
     _, _, x_test, y_test = digits
-    with pytest.raises(ConfigError, match="expected one of: float32, float16, dynamic, int8. Received: fmt='int4'"):
+    with pytest.raises(ConfigError, match="expected one of: tflite-float32, tflite-float16, tflite-dynamic, tflite-int8. Received: fmt='int4'"):
         export_tflite(model, "int4", tmp_path / "m.tflite", None, x_test, y_test)
-    with pytest.raises(DataError, match="representative"):
+    # one spelling: the short name the CLI never accepted is refused here too
+    with pytest.raises(ConfigError, match="Received: fmt='int8'"):
         export_tflite(model, "int8", tmp_path / "m.tflite", None, x_test, y_test)
+    assert EXPORT_FORMATS == (*TFLITE_FORMATS, "savedmodel")
+    with pytest.raises(DataError, match="representative"):
+        export_tflite(model, "tflite-int8", tmp_path / "m.tflite", None, x_test, y_test)
     with pytest.raises(DataError, match="one label each"):
-        export_tflite(model, "float32", tmp_path / "m.tflite", None, x_test, y_test[:-1])
+        export_tflite(model, "tflite-float32", tmp_path / "m.tflite", None, x_test, y_test[:-1])
     with pytest.raises(DataError, match="not found"):
         TFLiteClassifier(tmp_path / "missing.tflite")
     assert not (tmp_path / "m.tflite").exists()
@@ -118,7 +122,7 @@ def test_max_test_and_nested_functional_model(digits: tuple, tmp_path: Path) -> 
     inputs = keras.Input((8, 8, 1))
     outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(keras.layers.Flatten()(base(inputs)))
     nested = keras.Model(inputs, outputs)
-    report = export_tflite(nested, "float32", tmp_path / "nested.tflite", None, x_test, y_test, max_test=50)
+    report = export_tflite(nested, "tflite-float32", tmp_path / "nested.tflite", None, x_test, y_test, max_test=50)
     assert report["test_count"] == 50 and report["agreement"] == 1.0
 
 

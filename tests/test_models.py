@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 
 from cnnlib.errors import ConfigError
+from cnnlib.explain.graph import conv_layer_names, layer_infos, resolve_layer
 from cnnlib.models import (
     ARCHITECTURES,
     ModelConfig,
     build_model,
     count_flops,
     count_params,
-    find_layer,
-    last_conv_layer_name,
     layer_table,
     list_architectures,
 )
@@ -91,9 +90,10 @@ def test_layer_names_are_stable_and_unique(built: dict, arch: str) -> None:
 @pytest.mark.parametrize("arch", ARCHS)
 def test_last_conv_layer_resolves(built: dict, arch: str) -> None:
     model = get_model(built, arch, 3)
-    name = last_conv_layer_name(model)
-    layer = find_layer(model, name)
-    assert len(layer.output.shape) == 4
+    name = resolve_layer(model, None)
+    shapes = {info.path: info.output_shape for info in layer_infos(model)}
+    assert len(shapes[name]) == 4
+    assert resolve_layer(model, name) == name  # the chosen path resolves to itself
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -224,8 +224,9 @@ def test_flops_tiny_model_all_layer_kinds() -> None:
 
 def test_mobilenet_nested_last_conv_and_preprocessing(built: dict) -> None:
     model = get_model(built, "mobilenet_v2", 1)
-    assert last_conv_layer_name(model) == "mobilenetv2/out_relu"
-    assert find_layer(model, "mobilenetv2/out_relu").name == "out_relu"
+    assert conv_layer_names(model)[-1] == "mobilenetv2/out_relu"
+    assert resolve_layer(model, "mobilenetv2/out_relu") == "mobilenetv2/out_relu"
+    assert resolve_layer(model, "out_relu") == "mobilenetv2/out_relu"  # a bare inner name finds it too
     names = [layer.name for layer in model.layers]
     assert names[:4] == ["image", "rescale", "gray_to_rgb", "upsample"]
     base = model.get_layer("mobilenetv2")
@@ -299,7 +300,7 @@ def test_dwsep_attention_variants(built: dict, attention: str) -> None:
         assert f"block{index}_{attention}_{'scale' if attention == 'se' else 'sa_scale'}" in names
     probs = np.asarray(model(random_images(config), training=False))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert last_conv_layer_name(model) == f"block6_{attention}_" + ("scale" if attention == "se" else "sa_scale")
+    assert resolve_layer(model, None) == f"block6_{attention}_" + ("scale" if attention == "se" else "sa_scale")
 
 
 @pytest.mark.parametrize("arch", [a for a, s in ARCHITECTURES.items() if s.supports_attention])

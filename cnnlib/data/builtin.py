@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +14,7 @@ from cnnlib.errors import DataError
 
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
 
+#: The built-in sources and their class names; ``SOURCES_BUILTIN`` is these keys.
 CLASS_NAMES = {
     "digits": [str(digit) for digit in range(10)],
     "mnist": [str(digit) for digit in range(10)],
@@ -20,7 +23,23 @@ CLASS_NAMES = {
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 
+#: The one source shipped inside a package (scikit-learn), so always available offline.
+OFFLINE_SOURCE = "digits"
+#: What ``keras.datasets`` leaves in ``~/.keras/datasets`` once a download finished.
+_KERAS_CACHE_MARKERS = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist", "cifar10": "cifar-10-batches-py"}
+
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def is_available_offline(name: str) -> bool:
+    """Whether a built-in source loads without the network: bundled, or already downloaded by Keras."""
+    if name == OFFLINE_SOURCE:
+        return True
+    # Keras keeps its downloads under $KERAS_HOME, ~/.keras when unset.
+    keras_home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    path = keras_home / "datasets" / _KERAS_CACHE_MARKERS[name]
+    # A failed download leaves an empty folder behind: only real files count as cached.
+    return path.is_file() or (path.is_dir() and any(p.stat().st_size > 0 for p in path.iterdir() if p.is_file()))
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from cnnlib.errors import ConfigError
+from cnnlib.data.builtin import CLASS_NAMES
+from cnnlib.errors import ConfigError, reject_unknown_keys
 
-SOURCES_BUILTIN = ("digits", "mnist", "fashion_mnist", "cifar10")
+SOURCES_BUILTIN = tuple(CLASS_NAMES)
 SPLITS = ("train", "val", "test")
 
 
@@ -78,10 +79,7 @@ class DataConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataConfig:
         """Inverse of ``to_dict``; unknown keys are a ``ConfigError``."""
-        known = {item.name for item in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown data config keys {unknown}; expected any of {sorted(known)}. Received: {data!r}")
+        reject_unknown_keys(data, (item.name for item in dataclasses.fields(cls)), "data config")
         values = dict(data)
         if values.get("image_size") is not None:
             values["image_size"] = tuple(values["image_size"])

@@ -211,28 +211,9 @@ def decode_files(
     check_memory(len(good), size, channels, source)
 
     out = np.zeros((count, size[0], size[1], channels), dtype=np.uint8)
-    ok = np.zeros(count, dtype=bool)
-    errors: list[tuple[int, str]] = []
-    redo: list[int] = []
-    blocks: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}  # id(block) -> (block, indices, rows)
-    for index, item in enumerate(done):
-        if item.error is not None:
-            errors.append((index, item.error))
-            continue
-        ok[index] = True
-        if item.block is not None and item.block.shape[1:3] == size:
-            _, indices, rows = blocks.setdefault(id(item.block), (item.block, [], []))
-            indices.append(index)
-            rows.append(item.row)
-        elif item.pixels is not None and item.pixels.shape[:2] == size:
-            out[index] = _match_channels(item.pixels, channels)
-        else:
-            redo.append(index)
-        item.pixels = item.block = None
-    for block, indices, rows in blocks.values():  # one copy per block: ~0.3 s less per 60,000 images
-        out[indices] = _match_channels(block[rows], channels)
-    blocks.clear()
-
+    ok = np.array([item.error is None for item in done], dtype=bool)
+    errors = [(index, item.error) for index, item in enumerate(done) if item.error is not None]
+    redo = _place_decoded(done, out, size, channels)
     if redo:
         def second(start: int, stop: int) -> None:
             for index in redo[start:stop]:
@@ -245,6 +226,30 @@ def decode_files(
         _run_chunks(second, len(redo), workers, progress, "resizing")
         errors.sort()
     return Decoded(out, ok, errors, size, channels, sizes, modes)
+
+
+def _place_decoded(items: list[_Item], out: np.ndarray, size: tuple[int, int], channels: int) -> list[int]:
+    """Copy the first pass's pixels already at ``size`` into ``out``; return the indices still to resize.
+
+    Each item's pixels are dropped once placed, so peak memory stays near one copy.
+    """
+    redo: list[int] = []
+    blocks: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}  # id(block) -> (block, indices, rows)
+    for index, item in enumerate(items):
+        if item.error is not None:
+            continue
+        if item.block is not None and item.block.shape[1:3] == size:
+            _, indices, rows = blocks.setdefault(id(item.block), (item.block, [], []))
+            indices.append(index)
+            rows.append(item.row)
+        elif item.pixels is not None and item.pixels.shape[:2] == size:
+            out[index] = _match_channels(item.pixels, channels)
+        else:
+            redo.append(index)
+        item.pixels = item.block = None
+    for block, indices, rows in blocks.values():  # one copy per block: ~0.3 s less per 60,000 images
+        out[indices] = _match_channels(block[rows], channels)
+    return redo
 
 
 def _most_common_size(items: list[_Item]) -> tuple[int, int]:

@@ -171,7 +171,7 @@ def _plan_splits(pools: dict[str, tuple[list[str], np.ndarray]], config: DataCon
 def _load_builtin(config: DataConfig, progress: Progress) -> Dataset:
     name = config.source
     _report(progress, f"loading {name}")
-    if name == "digits":
+    if name == builtin.OFFLINE_SOURCE:
         images, labels = builtin.load_digits()
         keep = splitting.subsample(labels, config.max_per_class, config.seed)
         index = splitting.stratified_split(labels[keep], {"val": config.val_fraction, "test": config.test_fraction},

@@ -6,8 +6,11 @@ confidence, and ``overlay()`` to draw it. Methods:
 
 - ``gradcam``: Grad-CAM through the compiled fast path (``fast.py``), which
   tests/test_explain.py checks against tf-keras-vis;
-- ``gradcam-reference``: the same map computed by tf-keras-vis;
 - ``gradcam++``, ``scorecam``, ``saliency``: by tf-keras-vis (``reference.py``).
+
+``METHODS`` lists those four, the ones the CLI and the pages offer. ``explain`` also
+takes ``REFERENCE_METHOD`` (``gradcam-reference``: Grad-CAM computed by tf-keras-vis),
+which exists only so tests can check the fast path against it.
 
 The classifier is only read, through a view that shares its layers
 (``graph.py``); it may be cached and shared by every app session.
@@ -24,18 +27,21 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.batch import single_image
 from cnnlib.errors import ConfigError
-from cnnlib.explain.fast import _check_target, fast_gradcam, single_image
+from cnnlib.explain.fast import _check_target, fast_gradcam
 from cnnlib.explain.graph import conv_layer_names, feature_maps, resolve_layer
 from cnnlib.explain.overlay import COLORMAPS, overlay_heatmap
 
-METHODS = ("gradcam", "gradcam++", "scorecam", "saliency", "gradcam-reference")
+METHODS = ("gradcam", "gradcam++", "scorecam", "saliency")
+REFERENCE_METHOD = "gradcam-reference"
 # Methods that read an inner layer; saliency differentiates the input pixels directly.
-_CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "gradcam-reference")
+_CAM_METHODS = ("gradcam", "gradcam++", "scorecam", REFERENCE_METHOD)
 
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "REFERENCE_METHOD",
     "Explanation",
     "conv_layer_names",
     "explain",
@@ -54,7 +60,7 @@ class Explanation:
         target_class: The class whose score was explained.
         label: The predicted class index.
         confidence: The predicted class's probability.
-        method: One of ``METHODS``.
+        method: One of ``METHODS`` (or ``REFERENCE_METHOD``).
         layer_name: Path of the explained layer (``None`` for saliency).
         image: The explained ``(H, W, C)`` uint8 image, the default canvas of ``overlay``.
     """
@@ -115,7 +121,7 @@ def explain(
     from cnnlib.explain.fast import gradcam_raw, upsample_and_normalize
     from cnnlib.explain.reference import reference_heatmap
 
-    if method not in METHODS:
+    if method not in (*METHODS, REFERENCE_METHOD):
         raise ConfigError(
             f"unknown explanation method; expected one of: {', '.join(METHODS)}. Received: method={method!r}"
         )
@@ -129,7 +135,7 @@ def explain(
     if method == "gradcam":
         heatmap = upsample_and_normalize(cam, batch.shape[1:3])
     else:
-        heatmap = reference_heatmap(model, batch, "gradcam" if method == "gradcam-reference" else method, chosen, path)
+        heatmap = reference_heatmap(model, batch, "gradcam" if method == REFERENCE_METHOD else method, chosen, path)
     return Explanation(
         heatmap=np.asarray(heatmap, dtype=np.float32),
         target_class=int(chosen),
@@ -144,7 +150,7 @@ def explain(
 def explain_all(
     model: Any,
     image: np.ndarray,
-    methods: Iterable[str] = ("gradcam", "gradcam++", "scorecam", "saliency"),
+    methods: Iterable[str] = METHODS,
     target_class: int | None = None,
     layer_name: str | None = None,
 ) -> dict[str, Explanation]:

@@ -16,26 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.batch import single_image
 from cnnlib.errors import DataError
 
 # Same epsilon as keras.backend.epsilon(), which tf-keras-vis' normalize() uses.
 _EPSILON = 1e-7
 _LOCK = threading.Lock()
-
-
-def single_image(model: Any, image: np.ndarray) -> np.ndarray:
-    """Check one ``(H, W, C)`` image against the model and return a float32 batch of one.
-
-    Raises:
-        DataError: The image is not one image of the model's input shape.
-    """
-    from cnnlib.predict import as_image_batch, model_input_shape
-
-    array = np.asarray(image)
-    expected = model_input_shape(model)
-    if array.ndim != 3 or tuple(array.shape) != expected:
-        raise DataError(f"expected one image shaped {expected} for this model. Received: shape={tuple(array.shape)}")
-    return as_image_batch(model, array)
 
 
 def upsample_and_normalize(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.batch import model_input_shape, single_image
 from cnnlib.errors import ConfigError
 
 TARGET_NAME = "cnnlib_explain_target"
@@ -175,8 +176,6 @@ class View:
 def _build_view(model: Any, target_path: str | None) -> View:
     import keras
 
-    from cnnlib.predict import model_input_shape
-
     final_layer = _final_layer(model)
     tracer = _Tracer(final_layer, target_path)
     inputs = keras.Input(shape=model_input_shape(model), dtype="float32", name="cnnlib_explain_input")
@@ -277,8 +276,6 @@ def feature_maps(model: Any, image: np.ndarray, layer_name: str | None = None) -
         ConfigError: Unknown layer.
         DataError: The image does not match the model's input.
     """
-    from cnnlib.explain.fast import single_image
-
     batch = single_image(model, image)
     path = resolve_layer(model, layer_name)
     view = get_view(model, path)

@@ -7,9 +7,10 @@ needs no ``import cnnlib.models`` first.
 """
 
 from cnnlib.models.config import ModelConfig
+from cnnlib.models.factory import build_model
 from cnnlib.models.flops import count_flops, count_params
-from cnnlib.models.introspect import find_layer, last_conv_layer_name, layer_table
-from cnnlib.models.registry import ARCHITECTURES, ArchSpec, build_model, list_architectures
+from cnnlib.models.introspect import layer_table
+from cnnlib.models.registry import ARCHITECTURES, ArchSpec, list_architectures
 
 __all__ = [
     "ARCHITECTURES",
@@ -18,8 +19,6 @@ __all__ = [
     "build_model",
     "count_flops",
     "count_params",
-    "find_layer",
-    "last_conv_layer_name",
     "layer_table",
     "list_architectures",
 ]

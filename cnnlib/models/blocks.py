@@ -52,6 +52,24 @@ def batch_norm(x: keras.KerasTensor, *, name: str, opts: LayerOptions) -> keras.
     return layers.BatchNormalization(momentum=opts.bn_momentum, name=name)(x)
 
 
+def conv(x: keras.KerasTensor, filters: int, kernel_size: int = 3, strides: int = 1, *, name: str,
+         opts: LayerOptions) -> keras.KerasTensor:
+    """The one plain convolution of our blocks: "same" padding, He init, no bias (a BN follows), L2 from ``opts``.
+
+    Layer: ``{name}_conv``.
+    """
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=opts.regularizer(),
+        name=f"{name}_conv",
+    )(x)
+
+
 def conv_bn(
     x: keras.KerasTensor,
     filters: int,
@@ -66,41 +84,10 @@ def conv_bn(
 
     Layers: ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
     """
-    x = layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        kernel_regularizer=opts.regularizer(),
-        name=f"{name}_conv",
-    )(x)
+    x = conv(x, filters, kernel_size, strides, name=name, opts=opts)
     x = batch_norm(x, name=f"{name}_bn", opts=opts)
     if activation:
         x = layers.ReLU(name=f"{name}_relu")(x)
-    return x
-
-
-def plain_block(
-    x: keras.KerasTensor,
-    filters: int,
-    *,
-    name: str,
-    opts: LayerOptions,
-    pool: bool = True,
-    dropout: float = 0.0,
-) -> keras.KerasTensor:
-    """Conv3x3 -> BN -> ReLU -> MaxPool2x2 -> Dropout: the classic VGG-style unit.
-
-    Layers: ``{name}_conv/_bn/_relu``, ``{name}_pool`` (if ``pool``), ``{name}_drop``
-    (if ``dropout > 0``).
-    """
-    x = conv_bn(x, filters, 3, name=name, opts=opts)
-    if pool:
-        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
-    if dropout > 0:
-        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
     return x
 
 
@@ -111,18 +98,15 @@ def dwsep_block(
     *,
     name: str,
     opts: LayerOptions,
-    project: bool = False,
 ) -> keras.KerasTensor:
     """Depthwise-separable conv with a residual skip (MobileNet style).
 
     DW3x3 -> BN -> ReLU -> PW1x1 -> BN -> ReLU, plus ``x`` added back when the shapes
-    match (stride 1, same channels). When they do not, ``project=True`` adds a
-    1x1-conv+BN projection skip; the default (no skip) is MobileNetV2's choice and
-    keeps the tutorial's ~139k parameters for ``dwsep_cnn``.
+    match (stride 1, same channels). When they do not there is no skip: MobileNetV2's
+    choice, which keeps the tutorial's ~139k parameters for ``dwsep_cnn``.
 
     Layers: ``{name}_dw``, ``{name}_dw_bn``, ``{name}_dw_relu``, ``{name}_pw_conv``,
-    ``{name}_pw_bn``, ``{name}_pw_relu``, and ``{name}_proj_conv``/``{name}_proj_bn``,
-    ``{name}_add`` when there is a skip.
+    ``{name}_pw_bn``, ``{name}_pw_relu``, and ``{name}_add`` when there is a skip.
     """
     shortcut = x
     in_channels = x.shape[-1]
@@ -139,9 +123,6 @@ def dwsep_block(
     x = layers.ReLU(name=f"{name}_dw_relu")(x)
     x = conv_bn(x, filters, 1, name=f"{name}_pw", opts=opts)
     if strides == 1 and in_channels == filters:
-        return layers.Add(name=f"{name}_add")([shortcut, x])
-    if project:
-        shortcut = conv_bn(shortcut, filters, 1, strides, name=f"{name}_proj", opts=opts, activation=False)
         return layers.Add(name=f"{name}_add")([shortcut, x])
     return x
 

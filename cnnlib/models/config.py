@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlib.errors import ConfigError
-from cnnlib.models.registry import ATTENTIONS, IMAGENET_ALPHAS, get_spec
+from cnnlib.errors import ConfigError, reject_unknown_keys
+from cnnlib.models.registry import ARCHITECTURES, ATTENTIONS, IMAGENET_ALPHAS, ArchSpec, get_spec
 
 
 def _is_number(value: Any) -> bool:
@@ -99,23 +99,28 @@ class ModelConfig:
                 f"Received: attention={self.attention!r}"
             )
 
-        if self.weights is not None:
-            if not spec.supports_weights:
-                raise ConfigError(
-                    f"pretrained weights are only available for mobilenet_v2, not {self.arch}. "
-                    f"Received: weights={self.weights!r}"
-                )
-            if not isinstance(self.weights, str) or not self.weights.strip():
-                raise ConfigError(
-                    f"weights must be None, 'imagenet' or a path to a weights file. Received: weights={self.weights!r}"
-                )
-            # Pretrained files exist only for these alphas; any other width cannot load them.
-            if float(self.width) not in IMAGENET_ALPHAS:
-                allowed = ", ".join(str(a) for a in IMAGENET_ALPHAS)
-                raise ConfigError(
-                    f"with pretrained weights, width (MobileNetV2 alpha) must be one of: "
-                    f"{allowed}. Received: width={self.width!r}"
-                )
+        self._check_weights(spec)
+
+    def _check_weights(self, spec: ArchSpec) -> None:
+        """Pretrained weights: only where the spec allows them, and only at a published alpha."""
+        if self.weights is None:
+            return
+        if not spec.supports_weights:
+            raise ConfigError(
+                f"pretrained weights are only available for mobilenet_v2, not {self.arch}. "
+                f"Received: weights={self.weights!r}"
+            )
+        if not isinstance(self.weights, str) or not self.weights.strip():
+            raise ConfigError(
+                f"weights must be None, 'imagenet' or a path to a weights file. Received: weights={self.weights!r}"
+            )
+        # Pretrained files exist only for these alphas; any other width cannot load them.
+        if float(self.width) not in IMAGENET_ALPHAS:
+            allowed = ", ".join(str(a) for a in IMAGENET_ALPHAS)
+            raise ConfigError(
+                f"with pretrained weights, width (MobileNetV2 alpha) must be one of: "
+                f"{allowed}. Received: width={self.width!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``input_shape`` as a list) for ``config.json``."""
@@ -125,19 +130,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Rebuild a config saved by ``to_dict``; unknown or missing keys are ConfigErrors.
-
-        Unknown keys are rejected rather than ignored so that a typo in a hand-edited
-        config (``"dropuot"``) cannot silently fall back to the default.
-        """
+        """Rebuild a config saved by ``to_dict``; unknown or missing keys are ConfigErrors."""
         if not isinstance(data, dict):
             raise ConfigError(f"model config must be a dict. Received: {type(data).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"unknown model config keys; expected some of: {', '.join(names)}. Received: {', '.join(unknown)}"
-            )
+        reject_unknown_keys(data, (f.name for f in dataclasses.fields(cls)), "model config")
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
         missing = [name for name in required if name not in data]
         if missing:
@@ -149,6 +145,4 @@ class ModelConfig:
 
 
 def _attention_archs() -> list[str]:
-    from cnnlib.models.registry import ARCHITECTURES
-
     return [name for name, spec in ARCHITECTURES.items() if spec.supports_attention]

@@ -1,22 +1,18 @@
-"""The one registry of architectures and the one factory, ``build_model``.
+"""The one registry of architectures: plain data, no TensorFlow, no other models module.
 
-Specs are plain data so the app can list architectures (and ``ModelConfig`` can
-validate against them) without importing TensorFlow: each spec's ``builder`` imports
-``cnnlib.models.architectures`` (and with it Keras) only when a model is built.
+Specs are data so the app can list architectures (and ``ModelConfig`` can validate
+against them) without importing TensorFlow. Each spec names its builder function in
+``cnnlib.models.architectures``; ``cnnlib.models.factory.build_model`` calls it. This
+module imports nothing from ``cnnlib.models``, so config -> registry and
+factory -> registry/config/architectures never loop back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cnnlib.errors import ConfigError
-
-if TYPE_CHECKING:
-    import keras
-
-    from cnnlib.models.config import ModelConfig
 
 ATTENTIONS: tuple[str | None, ...] = (None, "se", "cbam")
 """Allowed values of ``ModelConfig.attention``."""
@@ -35,7 +31,8 @@ class ArchSpec:
         default_batch_size: A batch size that trains well on CPU for this model.
         min_input_size: Smallest height/width the architecture accepts (its pooling
             and strides would otherwise shrink the feature map below 1x1).
-        builder: ``builder(config) -> keras.Model``.
+        builder: Name of the function in ``cnnlib.models.architectures`` that builds it,
+            ``builder(config) -> keras.Model``.
         supports_attention: Whether ``attention="se"|"cbam"`` is honoured.
         supports_weights: Whether ``weights`` (pretrained base) is honoured.
     """
@@ -44,22 +41,9 @@ class ArchSpec:
     description: str
     default_batch_size: int
     min_input_size: int
-    builder: Callable[[ModelConfig], keras.Model]
+    builder: str
     supports_attention: bool = False
     supports_weights: bool = False
-
-
-def _lazy(func_name: str) -> Callable[[ModelConfig], keras.Model]:
-    """Return a builder that imports the Keras-heavy module only when called."""
-
-    def builder(config: ModelConfig) -> keras.Model:
-        from cnnlib.models import architectures
-
-        return getattr(architectures, func_name)(config)
-
-    builder.__name__ = func_name
-    builder.__qualname__ = func_name
-    return builder
 
 
 ARCHITECTURES: dict[str, ArchSpec] = {
@@ -71,7 +55,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             default_batch_size=64,
             # valid 3x3 convs and two 2x2 pools: 18 -> 16 -> 8 -> 6 -> 3 -> 1
             min_input_size=18,
-            builder=_lazy("build_simple_cnn"),
+            builder="build_simple_cnn",
         ),
         ArchSpec(
             name="dwsep_cnn",
@@ -79,7 +63,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             "with residual skips; optional SE/CBAM attention. Small but slow on CPU.",
             default_batch_size=64,
             min_input_size=8,
-            builder=_lazy("build_dwsep_cnn"),
+            builder="build_dwsep_cnn",
             supports_attention=True,
         ),
         ArchSpec(
@@ -87,7 +71,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             description="ResNet-20 for CIFAR: 3 stages of 3 residual blocks (16/32/64), ~0.27M params.",
             default_batch_size=128,
             min_input_size=8,
-            builder=_lazy("build_resnet_small"),
+            builder="build_resnet_small",
             supports_attention=True,
         ),
         ArchSpec(
@@ -95,7 +79,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             description="Stem conv and four small inception modules (1x1/3x3/5x5/pool branches), GAP head.",
             default_batch_size=64,
             min_input_size=8,
-            builder=_lazy("build_inception_small"),
+            builder="build_inception_small",
             supports_attention=True,
         ),
         ArchSpec(
@@ -105,7 +89,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             default_batch_size=256,
             # three 2x2 max-pools: 8 -> 4 -> 2 -> 1
             min_input_size=8,
-            builder=_lazy("build_cifar_fast"),
+            builder="build_cifar_fast",
             supports_attention=True,
         ),
         ArchSpec(
@@ -115,7 +99,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             default_batch_size=32,
             # smaller inputs are upsampled to 32x32 inside the model
             min_input_size=8,
-            builder=_lazy("build_mobilenet_v2"),
+            builder="build_mobilenet_v2",
             supports_weights=True,
         ),
     )
@@ -151,28 +135,3 @@ def list_architectures() -> list[dict[str, Any]]:
         }
         for spec in ARCHITECTURES.values()
     ]
-
-
-def build_model(config: ModelConfig) -> keras.Model:
-    """Build the (uncompiled) model described by ``config``.
-
-    The model is named ``config.arch``, takes raw 0-255 pixels shaped
-    ``config.input_shape`` (its first layer rescales them), and ends in
-    ``Dense(num_classes, softmax, dtype="float32", name="predictions")`` so that a
-    ``mixed_float16`` policy still yields float32 probabilities. Only built-in Keras
-    layers are used, so ``keras.saving.load_model(path)`` needs no custom objects.
-
-    Args:
-        config: A validated ``ModelConfig``.
-
-    Returns:
-        A functional ``keras.Model``.
-
-    Raises:
-        ConfigError: for an unknown architecture or unusable ``weights``.
-    """
-    from cnnlib.models.config import ModelConfig
-
-    if not isinstance(config, ModelConfig):
-        raise ConfigError(f"build_model expects a ModelConfig. Received: {type(config).__name__}")
-    return get_spec(config.arch).builder(config)

@@ -10,13 +10,13 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from cnnlib.data.pipeline import AUGMENTATIONS, check_augment  # noqa: F401  (AUGMENTATIONS: re-exported by cnnlib.training)
 from cnnlib.errors import ConfigError
 from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, check_views
 from cnnlib.training.resize_stages import check_stages
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle")
-AUGMENTATIONS = ("flip", "rotation", "zoom", "translation", "contrast", "brightness", "crop", "cutout")
 PRECISIONS = ("auto", "mixed", "off")
 MONITORS = ("val_accuracy", "val_loss")
 
@@ -111,14 +111,7 @@ class TrainConfig:
         for name in ("xla", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false. Received: {name}={getattr(self, name)!r}")
-        augment = tuple(self.augment)
-        unknown = [name for name in augment if name not in AUGMENTATIONS]
-        if unknown:
-            raise ConfigError(
-                f"unknown augmentation {unknown[0]!r}; expected any of: {', '.join(AUGMENTATIONS)}. "
-                f"Received: augment={list(augment)!r}"
-            )
-        object.__setattr__(self, "augment", augment)
+        object.__setattr__(self, "augment", check_augment(self.augment))
         object.__setattr__(self, "test_views", check_views(self.test_views))
         object.__setattr__(self, "progressive_resize", check_stages(self.progressive_resize))
 

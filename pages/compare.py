@@ -38,8 +38,8 @@ with ui.user_errors():
         label = by_path[path].get("name") or run.id
         names.append(label if label not in names else f"{label} ({run.id[-4:]})")
 
-class_sets = [tuple(r["dataset"].class_names) for r in results]
-fingerprints = [r["dataset"].fingerprint for r in results]
+class_sets = [tuple(run.class_names()) for run in runs]
+fingerprints = [run.data_info().get("fingerprint") for run in runs]  # saved with the split, data present or not
 same_classes = len(set(class_sets)) == 1
 same_test = same_classes and len(set(fingerprints)) == 1
 if not same_classes:
@@ -81,8 +81,8 @@ if any(histories.values()):
 
 st.subheader("Confusion matrices")
 normalized = st.toggle("Normalize rows", key="keep_compare_norm")
-for column, name, result in zip(st.columns(len(runs)), names, results, strict=False):
-    column.plotly_chart(plots.confusion(result["evaluation"]["confusion"], result["dataset"].class_names, normalized=normalized, title=name),
+for column, name, result, classes_of_run in zip(st.columns(len(runs)), names, results, class_sets, strict=False):
+    column.plotly_chart(plots.confusion(result["evaluation"]["confusion"], list(classes_of_run), normalized=normalized, title=name),
                         key=f"compare_cm_{name}")
 
 if same_classes:
@@ -104,12 +104,18 @@ if same_test:
     stacked = np.stack(predictions)
     disagree = np.flatnonzero((stacked != stacked[0]).any(axis=0))
     st.caption(f"{len(disagree)} of {len(labels)} test images get different answers.")
-    test = results[0]["dataset"].split("test")
-    classes = list(results[0]["dataset"].class_names)
+    test = results[0]["dataset"].split("test") if results[0]["dataset"] is not None else None
+    classes = list(class_sets[0])
+    if test is None:
+        st.caption("The test images are not on this machine, so the disagreements are listed without pictures.")
+    shown = disagree[:24]
+    if len(disagree) > len(shown):
+        st.caption(f"Showing the first {len(shown)} of {len(disagree)}.")
     columns = st.columns(6)
-    for n, index in enumerate(disagree[:24]):
+    for n, index in enumerate(shown):
         with columns[n % 6]:
-            st.image(ui.display_image(test.images[index], 96), width=96)
+            if test is not None:
+                st.image(ui.display_image(test.images[index], 96), width=96)
             answers = " · ".join(f"{name}: {'✅' if predictions[k][index] == labels[index] else '❌'} {classes[predictions[k][index]]}"
                                  for k, name in enumerate(names))
             st.caption(f"true **{classes[labels[index]]}** — {answers}")

@@ -410,8 +410,17 @@ def test_the_bundled_demo_without_its_data_still_evaluates_and_explains_uploads(
         no_exception(at)
         assert not errors(at)
         assert at.radio(key="keep_explain_source").options == ["Upload"]
+        twin = demo.with_name(demo.name + "-twin")
+        shutil.copytree(demo, twin)
+        at = page("compare")
+        at.session_state["keep_compare_runs"] = [str(demo), str(twin)]
+        at.run()
+        no_exception(at)
+        assert not errors(at)
+        assert any("McNemar" in m.value for m in at.markdown)
     finally:
         shutil.rmtree(demo)
+        shutil.rmtree(demo.with_name(demo.name + "-twin"), ignore_errors=True)
 
 
 def test_explain_browses_test_images_by_class(trained_runs: list[Path]) -> None:

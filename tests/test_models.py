@@ -241,6 +241,7 @@ def test_mobilenet_nested_last_conv_and_preprocessing(built: dict) -> None:
     assert any(row["name"] == "mobilenetv2/out_relu" for row in rows)
 
 
+@pytest.mark.slow  # two MobileNetV2 builds and a weights round trip: ~9 s
 def test_mobilenet_local_weights_file(tmp_path: Path) -> None:
     config = tiny_config("mobilenet_v2", width=0.35)
     source = build_model(config).get_layer("mobilenetv2")

@@ -20,7 +20,8 @@ def test_bench_lists_every_benchmark() -> None:
         [sys.executable, "-m", "bench", "list"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     names = {json.loads(line)["name"] for line in out.splitlines()}
-    assert names == {"pipeline", "efficiency", "shapes", "loading", "latency", "app", "export", "onednn", "accuracy"}
+    assert names == {"pipeline", "efficiency", "shapes", "loading", "latency", "app", "export", "onednn", "ood",
+                     "faithfulness", "accuracy"}
 
 
 def test_alternate_interleaves_and_ratios_pair_rounds() -> None:

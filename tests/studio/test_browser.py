@@ -259,6 +259,67 @@ def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:
     assert classes[top1] == label
 
 
+def _choose(page, label: str, option: str) -> None:  # noqa: ANN001
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def test_a_labelled_upload_becomes_a_field_photo_that_evaluate_scores(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Classify")
+    upload(page, tmp_path, "mine.png", png_bytes((64, 64)))
+    page.get_by_text(re.compile("Prediction: ")).first.wait_for()
+    wait_idle(page)
+    page.get_by_text("Wrong? Tell the right class").first.click()
+    _choose(page, "The right class", "7")
+    page.get_by_role("button", name="Save to this model's field set").first.click()
+    page.get_by_text("Saved as a photo of").first.wait_for()
+    no_exception(page)
+    goto(page, "Evaluate")
+    page.get_by_text("Your photos (field set)").first.wait_for()
+    assert page.get_by_test_id("stMetric").filter(has_text="Field accuracy").count() == 1
+    no_exception(page)
+
+
+def test_a_confusion_cell_pages_through_its_images_with_heatmaps(browser_page) -> None:  # noqa: ANN001
+    page = browser_page
+    goto(page, "Evaluate")
+    _choose(page, "True class", "3")
+    _choose(page, "Predicted class", "3")
+    caption = page.get_by_text(re.compile(r"^Showing 1–12 of \d+")).first
+    caption.wait_for()
+    total = int(re.search(r"of (\d+)", caption.inner_text()).group(1))
+    assert total > 12  # the digits test split holds more than 12 correct 3s
+    page.get_by_test_id("stNumberInput").filter(has_text="Page (of").locator("input").fill("2")
+    page.keyboard.press("Enter")
+    page.get_by_text(re.compile(rf"^Showing 13–{min(24, total)} of {total}")).first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+
+
+def test_the_model_card_downloads_and_reads_in_the_browser(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+    from cnnlib.report import SECTIONS
+
+    page = browser_page
+    goto(page, "Evaluate")
+    page.get_by_role("button", name="Build the model card").click()
+    button = page.get_by_test_id("stDownloadButton").filter(has_text="model-card.html")
+    button.wait_for()
+    with page.expect_download() as card:
+        button.get_by_role("button").click()
+    saved = tmp_path / "model-card.html"
+    card.value.save_as(saved)
+    reader = page.context.new_page()
+    try:
+        reader.goto(saved.as_uri())
+        assert reader.locator("h2").all_inner_texts() == list(SECTIONS)
+        assert reader.locator("figure img").count() >= 1
+    finally:
+        reader.close()
+
+
 def test_compare_two_runs(browser_page, tmp_path: Path) -> None:  # noqa: ANN001
     page = browser_page
     goto(page, "Compare")

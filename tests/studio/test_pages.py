@@ -391,7 +391,8 @@ def test_the_bundled_demo_without_its_data_still_evaluates_and_explains_uploads(
     import shutil
 
     shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
-    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped.name
+    # its own folder name: the app caches datasets by run path, and other tests open the demo with its data
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / f"{shipped.name}-offline"
     shutil.copytree(shipped, demo)
     config = json.loads((demo / "config.json").read_text())
     config["data"]["source"] = "/nonexistent/cifar10"  # as on a clone without ../shared beside it

@@ -44,28 +44,15 @@ def _quiet_tensorflow() -> None:
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with its C++ start-up lines (absl, CUDA probing) kept off stderr.
 
-    Those lines are printed below Python, before TF_CPP_MIN_LOG_LEVEL is read,
-    so only redirecting file descriptor 2 around the import hides them. If the
-    import fails, what it printed is shown after all.
+    Those lines are printed below Python, before TF_CPP_MIN_LOG_LEVEL is read; if the
+    import fails, what it printed is shown after all (``cnnlib.quiet``).
     """
     if "tensorflow" in sys.modules:
         return
-    import tempfile
+    from cnnlib.quiet import native_output_captured
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with native_output_captured():
+        import tensorflow  # noqa: F401
 
 
 def _one_line_warnings() -> None:

@@ -103,7 +103,9 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.float32
-    with warnings.catch_warnings():
+    from cnnlib.quiet import native_output_captured
+
+    with warnings.catch_warnings(), native_output_captured():  # the converter dumps every TensorSpec
         # The converter warns that uint8 input statistics were not given: they come from calibration.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs", category=UserWarning)
         return converter.convert()

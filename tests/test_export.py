@@ -137,3 +137,15 @@ def test_savedmodel_serves_the_same_probabilities(model: keras.Model, digits: tu
     loaded = tf.saved_model.load(str(target))
     served = loaded.serve(tf.constant(x_test, tf.float32)).numpy()
     np.testing.assert_allclose(served, predict_probabilities(model, x_test), atol=1e-5)
+
+
+def test_conversion_keeps_the_converters_dumps_off_the_console(model: keras.Model, digits: tuple,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    from cnnlib.export import convert_tflite
+
+    x_train = digits[0]
+    capfd.readouterr()
+    flatbuffer = convert_tflite(model, "tflite-int8", x_train[:20])
+    out, err = capfd.readouterr()
+    assert flatbuffer[4:8] == b"TFL3"  # a real flatbuffer came out
+    assert "TensorSpec" not in out + err and "inference_type" not in out + err, (out + err)[:500]

@@ -20,6 +20,10 @@ CLASS_NAMES = {
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 
+#: ``((height, width), channels)`` of each built-in source, so a pre-check needs no download.
+NATIVE_SHAPES = {"digits": ((8, 8), 1), "mnist": ((28, 28), 1), "fashion_mnist": ((28, 28), 1),
+                 "cifar10": ((32, 32), 3)}
+
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 
 

@@ -14,6 +14,7 @@ import streamlit as st  # noqa: E402
 from app import plots, state, ui  # noqa: E402
 from app.cache import load_dataset_cached  # noqa: E402
 from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload  # noqa: E402
+from cnnlib.spec import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE  # noqa: E402
 
 KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
 KERAS = ("mnist", "fashion_mnist", "cifar10")
@@ -59,8 +60,8 @@ else:
 with st.expander("Options: input size, channels, split, subsampling"):
     c1, c2, c3 = st.columns(3)
     native = c1.checkbox("Native image size", key=state.default("keep_data_native", True))
-    height = c1.number_input("Height", 8, 512, key=state.default("keep_data_h", 32), disabled=native)
-    width = c1.number_input("Width", 8, 512, key=state.default("keep_data_w", 32), disabled=native)
+    height = c1.number_input("Height", MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, key=state.default("keep_data_h", 32), disabled=native)
+    width = c1.number_input("Width", MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, key=state.default("keep_data_w", 32), disabled=native)
     channels = c2.selectbox("Channels", ("native", 1, 3), key=state.default("keep_data_ch", "native"))
     val_fraction = c2.slider("Validation fraction", 0.05, 0.4, key=state.default("keep_data_val", 0.1))
     test_fraction = c2.slider("Test fraction", 0.05, 0.4, key=state.default("keep_data_test", 0.1))

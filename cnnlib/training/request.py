@@ -159,12 +159,15 @@ def input_size_for(arch: str, size: tuple[int, int], chosen: bool) -> tuple[int,
     return max(size[0], minimum), max(size[1], minimum)
 
 
-def validate_request(request: TrainRequest) -> None:
+def validate_request(request: TrainRequest) -> Any:
     """Check, fast and in the caller's process, that ``request`` can start training.
 
     Scans the data source (no decoding): it must exist and hold at least 2 classes, and the
     architecture must accept the data's input size (sizes below the architecture's minimum
     are upscaled unless the user chose them) at every progressive-resize stage.
+
+    Returns:
+        The ``ModelConfig`` the run will build: the data's real input shape and class count.
 
     Raises:
         ConfigError: The model does not fit the data.
@@ -172,14 +175,15 @@ def validate_request(request: TrainRequest) -> None:
     """
     from cnnlib.data.scan import scan_source
     from cnnlib.models import ModelConfig
+    from cnnlib.models.registry import get_spec
 
     scan = scan_source(request.data)
     size = input_size_for(request.arch, scan.image_size, request.data.image_size is not None)
-    ModelConfig(num_classes=len(scan.class_names), input_shape=(size[0], size[1], scan.channels), **request.model)
-    from cnnlib.models.registry import get_spec
-
+    model = ModelConfig(num_classes=len(scan.class_names), input_shape=(size[0], size[1], scan.channels),
+                        **request.model)
     minimum = get_spec(request.arch).min_input_size
     for stage_size, _until in request.train.progressive_resize:
         if stage_size < minimum:
             raise ConfigError(f"{request.arch} needs images of at least {minimum} pixels, so it cannot train at the "
                               f"progressive-resize size {stage_size}; choose a size of {minimum} or more")
+    return model

@@ -74,10 +74,7 @@ class DataConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown data config keys {unknown}; expected any of {sorted(known)}. Received: {data!r}")
-        values = dict(data)
-        if values.get("image_size") is not None:
-            values["image_size"] = tuple(values["image_size"])
-        return cls(**values)
+        return cls(**data)  # __post_init__ turns a JSON list (or an int) into (height, width)
 
 
 @dataclass

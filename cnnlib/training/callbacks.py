@@ -285,15 +285,21 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stops at the first batch past a wall-clock deadline (the time budget's safety net)."""
+    """Stops at the first batch past a wall-clock deadline (the time budget's safety net).
 
-    def __init__(self, deadline: float) -> None:
+    Args:
+        deadline: the ``clock()`` time to stop at.
+        clock: the wall clock (``time.time``); tests pass a fake one.
+    """
+
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.deadline = deadline
+        self.clock = clock
         self.hit = False
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if time.time() >= self.deadline:
+        if self.clock() >= self.deadline:
             self.hit = True
             self.model.stop_training = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -85,10 +86,13 @@ class TimeBudgetLR(keras.callbacks.Callback):
             back by the seconds already trained.
         seconds: the training time available.
         warmup_fraction: warm-up share for "warmup_cosine".
+        clock: the wall clock (``time.time``); tests pass a fake one.
     """
 
-    def __init__(self, name: str, peak_lr: float, start: float, seconds: float, warmup_fraction: float) -> None:
+    def __init__(self, name: str, peak_lr: float, start: float, seconds: float, warmup_fraction: float,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
+        self.clock = clock
         self.name = name
         self.peak_lr = peak_lr
         self.start = start
@@ -96,7 +100,7 @@ class TimeBudgetLR(keras.callbacks.Callback):
         self.warmup_fraction = warmup_fraction
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        fraction = (time.time() - self.start) / self.seconds
+        fraction = (self.clock() - self.start) / self.seconds
         rate = lr_at(self.name, self.peak_lr, min(fraction, 1.0), self.warmup_fraction)
         self.model.optimizer.learning_rate.assign(float(keras.ops.convert_to_numpy(rate)))
 

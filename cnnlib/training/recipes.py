@@ -35,13 +35,15 @@ def budget_recipe(arch: str) -> dict[str, Any]:
 
 #: The data a command-line request without ``--data`` trains on (offline, seconds to train).
 DEFAULT_SOURCE = "digits"
-#: The architecture a request without one trains (chosen for digits, see ``DIGITS_DEFAULTS`` notes).
+#: The architecture a request without one trains (measured on digits: see the README, "train").
 DEFAULT_ARCH = "cifar_fast"
 
 #: Learning rate by optimizer when the user gives none (SGD-Nesterov needs a larger step).
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05}
 #: Decoupled weight decay by optimizer when the user gives none (Adam has none).
 DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-4, "sgd": 5e-4}
+#: Epochs when the user gives none and no time budget.
+DEFAULT_EPOCHS = 10
 #: With a time budget and no epoch count, the budget, not the epochs, ends training.
 BUDGET_EPOCHS = 100_000
 #: Under a time budget the schedule anneals to the deadline unless the user picks one.
@@ -51,10 +53,9 @@ BUDGET_SCHEDULE = "onecycle"
 def resolve_train_settings(given: dict[str, Any], arch: str) -> dict[str, Any]:
     """Fill the ``TrainConfig`` fields the user did not set, from what they did set.
 
-    The one place where defaults depend on other settings: the optimizer picks the
-    learning rate and weight decay, and a time budget fills the architecture's recipe
-    (``BUDGET_RECIPES``), a schedule and an open epoch count. Fields the user set
-    always win; fields no rule covers keep the ``TrainConfig`` defaults.
+    A time budget fills the architecture's recipe (``BUDGET_RECIPES``) and a schedule;
+    ``TrainConfig`` itself fills the optimizer's learning rate and weight decay and the
+    epoch count from the tables here. Fields the user set always win.
 
     Args:
         given: Only the ``TrainConfig`` fields the user chose (None counts as not chosen).
@@ -70,8 +71,5 @@ def resolve_train_settings(given: dict[str, Any], arch: str) -> dict[str, Any]:
         if optimizer != "adam":  # the recipe's lr is Adam's peak
             recipe.pop("lr", None)
         recipe.setdefault("schedule", BUDGET_SCHEDULE)
-        recipe["epochs"] = BUDGET_EPOCHS
         values = {**recipe, **values}
-    values.setdefault("lr", DEFAULT_LR.get(optimizer, DEFAULT_LR["adam"]))
-    values.setdefault("weight_decay", DEFAULT_WEIGHT_DECAY.get(optimizer, 0.0))
     return values

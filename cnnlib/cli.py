@@ -31,8 +31,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``error:`` line, as the contract says."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message}; see `python -m cnnlib {self.prog.split()[-1]} --help`\n")
+        # self.prog is "python -m cnnlib" or "python -m cnnlib train": the help that answers this error.
+        sys.stderr.write(f"error: {message}; see `{self.prog} --help`\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        # argparse reports a subcommand's unknown flags from the top-level parser; the
+        # subcommand's own help is the one that lists the flags it takes.
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = next((action.choices for action in self._actions
+                             if isinstance(action, argparse._SubParsersAction)), {})
+            target = commands.get(getattr(parsed, "command", None), self)
+            target.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 def _quiet_tensorflow() -> None:
@@ -68,11 +80,13 @@ def _image_size(text: str) -> tuple[int, int]:
         parts = [int(part) for part in text.lower().replace("x", ",").split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected PX or HxW, e.g. 32 or 64x48. Received: {text!r}") from None
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or not all(4 <= part <= 1024 for part in parts):
-        raise argparse.ArgumentTypeError(f"image size must be 4 to 1024 pixels per side. Received: {text!r}")
-    return parts[0], parts[1]
+    from cnnlib.errors import ConfigError
+    from cnnlib.spec import check_image_size
+
+    try:
+        return check_image_size(parts[0] if len(parts) == 1 else parts)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -85,6 +99,10 @@ def _positive_float(text: str) -> float:
 
 def _augment_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip()) if text.lower() != "none" else ()
+
+
+def _views(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _resize_stages(text: str) -> tuple[tuple[int, float], ...]:
@@ -101,56 +119,86 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser (also used to document the CLI in the README)."""
     parser = _Parser(prog="python -m cnnlib", description="Build, train, evaluate, explain and export CNN classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
     sub.add_parser("archs", help="list the architectures (JSON array)")
-
     runs = sub.add_parser("runs", help="list the runs in the store (JSON array)")
     runs.add_argument("--runs", help="run store directory (default $CNNLIB_RUNS or ./runs)")
-
     train = sub.add_parser("train", help="train a model into a new run (or --resume one)")
+    _add_train_run_flags(train)
+    _add_data_flags(train.add_argument_group("data (cnnlib.data.DataConfig)"))
+    _add_model_flags(train.add_argument_group("model (cnnlib.models.ModelConfig)"))
+    _add_optimizer_flags(train.add_argument_group("optimization (cnnlib.training.TrainConfig)"))
+    _add_training_flags(train.add_argument_group("training run (cnnlib.training.TrainConfig)"))
+    _add_run_commands(sub)
+    return parser
+
+
+# Train flags default to None: "not given", so cnnlib.training.request.resolve_defaults
+# fills them exactly as it does for the app and for Python callers.
+def _add_train_run_flags(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--request", metavar="FILE", help="run the training request saved in FILE (JSON)")
     train.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch")
-    train.add_argument("--data", default="digits", help="digits | mnist | fashion_mnist | cifar10 | DIR | ZIP")
-    train.add_argument("--arch", default="dwsep_cnn", help="architecture name (see `archs`)")
-    train.add_argument("--epochs", type=int, default=None, help="epochs (default 10; the limit with --time-budget)")
-    train.add_argument("--batch-size", type=int, help="batch size (default: the architecture's)")
-    train.add_argument("--image-size", type=_image_size, help="model input PX or HxW (default: the data's native size)")
-    train.add_argument("--channels", type=int, choices=(1, 3), help="1 (grayscale) or 3 (RGB); default: the data's")
-    train.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate (default 1e-3; 0.05 for sgd)")
-    train.add_argument("--optimizer", default="adam", help="adam | adamw | sgd")
-    train.add_argument("--weight-decay", type=_positive_float, default=None, help="decoupled weight decay (adamw, sgd)")
-    train.add_argument("--momentum", type=_positive_float, default=0.9, help="SGD momentum")
-    train.add_argument("--schedule", default=None, help="constant | cosine_restarts | warmup_cosine | onecycle")
-    train.add_argument("--warmup-epochs", type=_positive_float, default=1.0, help="warm-up length for warmup_cosine")
-    train.add_argument("--label-smoothing", type=_positive_float, default=None,
-                       help="default 0 (with --time-budget: the arch's recipe, see cnnlib/training/recipes.py)")
-    train.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                       help="test-time flip: evaluate/predict on each image and its mirror")
-    train.add_argument("--augment", type=_augment_list, default=None,
-                       help="comma list: flip,rotation,zoom,translation,contrast,brightness,crop,cutout")
-    train.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
-    train.add_argument("--reduce-lr-patience", type=int, default=0, metavar="PATIENCE")
-    train.add_argument("--progressive-resize", type=_resize_stages, default=None, metavar="SIZE:UNTIL[,...]",
-                       help="train at SIZE px until that share of training, then full size (e.g. 24:0.5); "
-                            "default none (with --time-budget: the arch's recipe)")
-    train.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
-                       help="plan the schedule to finish training in this many minutes")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--width", type=_positive_float, default=1.0, help="width multiplier")
-    train.add_argument("--dropout", type=_positive_float, default=None)
-    train.add_argument("--l2", type=_positive_float, default=0.0)
-    train.add_argument("--attention", choices=("se", "cbam"), help="attention after each block (dwsep_cnn)")
-    train.add_argument("--weights", help="mobilenet_v2: imagenet or a local weights file")
-    train.add_argument("--val-fraction", type=_positive_float, default=0.1)
-    train.add_argument("--test-fraction", type=_positive_float, default=0.1)
-    train.add_argument("--max-per-class", type=int, help="use at most this many images per class")
-    train.add_argument("--mixed-precision", default="auto", help="auto | mixed | off")
-    train.add_argument("--xla", action="store_true", help="compile with XLA (helps on GPU, slow on CPU)")
-    train.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer update")
-    train.add_argument("--no-tensorboard", action="store_true")
     train.add_argument("--runs", help="run store directory (default $CNNLIB_RUNS or ./runs)")
     train.add_argument("--name", help="a label for the run id")
     train.add_argument("--run-id", help="create the run under exactly this id (used by launchers)")
 
+
+def _add_data_flags(group: Any) -> None:
+    group.add_argument("--data", help="digits | mnist | fashion_mnist | cifar10 | DIR | ZIP (default digits)")
+    group.add_argument("--image-size", type=_image_size,
+                       help="model input PX or HxW (default: the data's native size, raised to the arch's minimum)")
+    group.add_argument("--channels", type=int, choices=(1, 3), help="1 (grayscale) or 3 (RGB); default: the data's")
+    group.add_argument("--val-fraction", type=_positive_float, help="share held out for validation (default 0.1)")
+    group.add_argument("--test-fraction", type=_positive_float, help="share held out for testing (default 0.1)")
+    group.add_argument("--split-seed", type=int, help="seeds the train/val/test split (default 0, whatever --seed is)")
+    group.add_argument("--max-per-class", type=int, help="use at most this many images per class")
+
+
+def _add_model_flags(group: Any) -> None:
+    group.add_argument("--arch", help="architecture name (see `archs`; default: recipes.DEFAULT_ARCH)")
+    group.add_argument("--width", type=_positive_float, help="width multiplier (default 1)")
+    group.add_argument("--dropout", type=_positive_float, help="dropout before the classifier (default 0.2)")
+    group.add_argument("--l2", type=_positive_float, help="L2 on conv/dense kernels (default 0)")
+    group.add_argument("--bn-momentum", type=_positive_float, help="BatchNorm momentum (default 0.9)")
+    group.add_argument("--attention", choices=("se", "cbam"), help="attention after each block")
+    group.add_argument("--weights", help="mobilenet_v2: imagenet or a local weights file")
+
+
+def _add_optimizer_flags(group: Any) -> None:
+    group.add_argument("--optimizer", help="adam | adamw | sgd (default adam)")
+    group.add_argument("--lr", type=_positive_float, help="peak learning rate (default 1e-3; 0.05 for sgd)")
+    group.add_argument("--weight-decay", type=_positive_float,
+                       help="decoupled weight decay (default 0; 1e-4 for adamw, 5e-4 for sgd)")
+    group.add_argument("--momentum", type=_positive_float, help="SGD momentum (default 0.9)")
+    group.add_argument("--schedule", help="constant | cosine_restarts | warmup_cosine | onecycle")
+    group.add_argument("--warmup-epochs", type=_positive_float, help="warm-up length for warmup_cosine (default 1)")
+    group.add_argument("--label-smoothing", type=_positive_float,
+                       help="default 0 (with --time-budget: the arch's recipe, see cnnlib/training/recipes.py)")
+    group.add_argument("--grad-accum", type=int, help="micro-batches per optimizer update (default 1)")
+    group.add_argument("--mixed-precision", help="auto | mixed | off (default auto)")
+    group.add_argument("--xla", action=argparse.BooleanOptionalAction, help="compile with XLA (helps on GPU, slow on CPU)")
+
+
+def _add_training_flags(group: Any) -> None:
+    group.add_argument("--epochs", type=int, help="epochs (default 10; the limit with --time-budget)")
+    group.add_argument("--batch-size", type=int, help="batch size (default: the architecture's)")
+    group.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
+                       help="plan the schedule to finish training in this many minutes")
+    group.add_argument("--augment", type=_augment_list,
+                       help="comma list: flip,rotation,zoom,translation,contrast,brightness,crop,cutout (or none)")
+    group.add_argument("--progressive-resize", type=_resize_stages, metavar="SIZE:UNTIL[,...]",
+                       help="train at SIZE px until that share of training, then full size (e.g. 24:0.5)")
+    group.add_argument("--test-views", type=_views, metavar="VIEW[,...]",
+                       help="views the run's answers average: identity or identity,mirror")
+    group.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
+                       help="shorthand for --test-views identity,mirror (or identity)")
+    group.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    group.add_argument("--reduce-lr-patience", type=int, metavar="PATIENCE")
+    group.add_argument("--monitor", help="val_accuracy | val_loss: picks the best checkpoint")
+    group.add_argument("--seed", type=int, help="seeds weights, shuffling and augmentation (default 0)")
+    group.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, help="write TensorBoard logs")
+
+
+def _add_run_commands(sub: Any) -> None:
     evaluate = sub.add_parser("evaluate", help="evaluate a run on a split")
     evaluate.add_argument("run")
     evaluate.add_argument("--data", help="evaluate on another source with the same classes")
@@ -163,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     export.add_argument("--out", help="output path (default: inside the run's exports/)")
     export.add_argument("--runs")
+    _add_file_commands(sub)
 
+
+def _add_file_commands(sub: Any) -> None:
     predict = sub.add_parser("predict", help="classify image files")
     predict.add_argument("run")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
@@ -182,7 +233,45 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run")
     report.add_argument("--out", help="output folder (default: the run's report/)")
     report.add_argument("--runs")
-    return parser
+
+
+#: Flags whose name is not the dataclass field's: flag dest -> field.
+_DATA_RENAMES = {"data": "source", "split_seed": "seed"}
+_TRAIN_RENAMES = {"time_budget": "time_budget_minutes"}
+
+
+def request_from_args(args: argparse.Namespace) -> Any:
+    """The ``TrainRequest`` the train flags describe (``--request FILE`` loads a saved one).
+
+    Raises:
+        ConfigError: an invalid setting, or settings given next to ``--request``.
+    """
+    from dataclasses import fields, replace
+
+    from cnnlib.data.config import DataConfig
+    from cnnlib.errors import ConfigError
+    from cnnlib.training.config import TrainConfig
+    from cnnlib.training.recipes import DEFAULT_SOURCE
+    from cnnlib.training.request import TrainRequest, model_option_names, resolve_defaults
+
+    def given(names: list[str], renames: dict[str, str]) -> dict[str, Any]:
+        flag_of = {field: flag for flag, field in renames.items()}
+        return {name: getattr(args, flag_of.get(name, name)) for name in names
+                if getattr(args, flag_of.get(name, name), None) is not None}
+
+    data = given([item.name for item in fields(DataConfig)], _DATA_RENAMES)
+    model = given(list(model_option_names()), {})
+    train = given([item.name for item in fields(TrainConfig)], _TRAIN_RENAMES)
+    if args.tta_flip is not None and "test_views" not in train:
+        train["test_views"] = ("identity", "mirror") if args.tta_flip else ("identity",)
+    if args.request:
+        if data or model or train:
+            raise ConfigError(f"a saved request ({args.request}) holds every setting; give it without "
+                              f"other training settings (received {', '.join(sorted({**data, **model, **train}))})")
+        request = TrainRequest.load(args.request)
+        return replace(request, name=args.name or request.name, run_id=args.run_id or request.run_id)
+    data.setdefault("source", DEFAULT_SOURCE)
+    return resolve_defaults(data, model, train, name=args.name, run_id=args.run_id)
 
 
 def _print_json(value: Any) -> None:
@@ -234,50 +323,16 @@ def _duration(seconds: Any) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> Any:
-    from cnnlib.training import TrainConfig, resume, train
+    from cnnlib.training import resume
+    from cnnlib.training.trainer import train_request
 
     bar = _ProgressBar()
     if args.resume:
         return resume(args.resume, runs_dir=args.runs, on_event=bar).to_dict()
-    from cnnlib.data import DataConfig
-
-    data_config = DataConfig(
-        source=args.data, image_size=args.image_size, channels=args.channels, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, seed=args.seed, max_per_class=args.max_per_class,
-    )
-    from cnnlib.training.recipes import budget_recipe
-
-    recipe = budget_recipe(args.arch) if args.time_budget else {}
-    schedule = args.schedule or recipe.get("schedule") or ("onecycle" if args.time_budget else "constant")
-    augment = args.augment if args.augment is not None else tuple(recipe.get("augment", ()))
-    label_smoothing = args.label_smoothing if args.label_smoothing is not None else recipe.get("label_smoothing", 0.0)
-    test_views = (("identity", "mirror") if args.tta_flip else ("identity",)) if args.tta_flip is not None \
-        else tuple(recipe.get("test_views", ("identity",)))
-    progressive_resize = (args.progressive_resize if args.progressive_resize is not None
-                          else tuple(recipe.get("progressive_resize", ())))
-    default_lr = recipe.get("lr", 1e-3) if args.optimizer == "adam" else 0.05 if args.optimizer == "sgd" else 1e-3
-    lr = args.lr if args.lr is not None else default_lr
-    weight_decay = args.weight_decay if args.weight_decay is not None else (5e-4 if args.optimizer == "sgd" else
-                                                                            1e-4 if args.optimizer == "adamw" else 0.0)
-    train_config = TrainConfig(
-        epochs=args.epochs if args.epochs is not None else 10, batch_size=args.batch_size, optimizer=args.optimizer,
-        lr=lr, weight_decay=weight_decay, momentum=args.momentum, schedule=schedule,
-        progressive_resize=progressive_resize,
-        warmup_epochs=args.warmup_epochs, label_smoothing=label_smoothing, augment=augment, test_views=test_views,
-        early_stopping=args.early_stopping, reduce_lr_patience=args.reduce_lr_patience, seed=args.seed,
-        mixed_precision=args.mixed_precision, xla=args.xla, grad_accum=args.grad_accum,
-        time_budget_minutes=args.time_budget, tensorboard=not args.no_tensorboard,
-    )
-    if args.time_budget and args.epochs is None:
-        train_config = TrainConfig.from_dict({**train_config.to_dict(), "epochs": 100_000})
-    model_options: dict[str, Any] = {"arch": args.arch, "width": args.width, "l2": args.l2,
-                                     "attention": args.attention, "weights": args.weights}
-    if args.dropout is not None:
-        model_options["dropout"] = args.dropout
+    request = request_from_args(args)
     if sys.stderr.isatty():
-        sys.stderr.write(f"loading {args.data} ...\n")
-    result = train(data_config, model_options, train_config, runs_dir=args.runs, name=args.name, on_event=bar,
-                   run_id=args.run_id)
+        sys.stderr.write(f"loading {request.data.source} ...\n")
+    result = train_request(request, runs_dir=args.runs, on_event=bar)
     sys.stderr.write(f"run {result.run_id}: {result.status}, test accuracy {_fmt(result.test_accuracy)} "
                      f"in {_duration(result.train_seconds)}\n")
     if result.status == "failed":

@@ -1,16 +1,23 @@
 """Train: configure a job, launch it in the background, watch it live, stop it."""
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app import jobs, plots, state, ui
+from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
 from cnnlib.runs import Run
+from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS
+from cnnlib.training.config import MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from cnnlib.training.recipes import DEFAULT_ARCH
+from cnnlib.training.request import resolve_defaults
+from cnnlib.training.resize_stages import parse_stages
 
-NATIVE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 POLL_SECONDS = 1.5
 
 st.title("🏋️ Train")
@@ -136,17 +143,6 @@ else:
                                     "epochs done": i.get("epochs_done")} for i in running]), hide_index=True)
 
 # ---------------------------------------------------------------- new job
-st.divider()
-st.subheader("New training job")
-data_config = st.session_state.get("data_config") or {}
-sources = ["digits", "mnist", "fashion_mnist", "cifar10"]
-if data_config.get("source") and data_config["source"] not in sources:
-    sources.append(data_config["source"])
-source = st.selectbox("Dataset", sources, key=state.choose("keep_train_source", sources, data_config.get("source", "digits")),
-                      format_func=lambda s: s if len(s) < 60 else "…" + s[-57:],
-                      help="Folders and uploaded zips are chosen on the **Data** page.")
-
-
 @st.cache_data(show_spinner=False)
 def _architectures() -> list[dict]:
     from cnnlib.models import list_architectures
@@ -154,43 +150,114 @@ def _architectures() -> list[dict]:
     return list_architectures()
 
 
+@st.cache_data(show_spinner=False, ttl=5)  # short: the data folder can change under the page
+def _precheck(request_json: str) -> tuple[str | None, dict | None]:
+    """``(refusal, model config)`` of a request: the core's pre-check, run before any job starts."""
+    from cnnlib.training.request import TrainRequest, validate_request
+
+    try:
+        return None, validate_request(TrainRequest.from_dict(json.loads(request_json))).to_dict()
+    except CnnlibError as exc:
+        return str(exc), None
+
+
+@st.cache_data(show_spinner="Building the model…")
+def _summary(model_json: str) -> dict:
+    from cnnlib.models import ModelConfig, build_model, count_flops, count_params, layer_table
+
+    built = build_model(ModelConfig.from_dict(json.loads(model_json)))
+    return {"params": count_params(built), "flops": count_flops(built), "layers": layer_table(built)}
+
+
+def _number(column: Any, label: str, key: str, start: Any, **options: Any) -> Any:
+    """A number input whose empty value (None) means "the default for these settings"."""
+    return column.number_input(label, key=state.default(key, start), **options)
+
+
+st.divider()
+st.subheader("New training job")
+data_config = st.session_state.get("data_config") or {}
+sources = list(SOURCES_BUILTIN)
+if data_config.get("source") and data_config["source"] not in sources:
+    sources.append(data_config["source"])
+source = st.selectbox("Dataset", sources, key=state.choose("keep_train_source", sources, data_config.get("source", "digits")),
+                      format_func=lambda s: s if len(s) < 60 else "…" + s[-57:],
+                      help="Folders and uploaded zips are chosen on the **Data** page, with the image size and split.")
 with ui.user_errors():
     archs = _architectures()
 arch_names = [a["name"] for a in archs]
+defaults = TrainConfig()
 c1, c2, c3 = st.columns(3)
-arch = c1.selectbox("Architecture", arch_names, key=state.choose("keep_train_arch", arch_names, "cifar_fast"))
+arch = c1.selectbox("Architecture", arch_names, key=state.choose("keep_train_arch", arch_names, DEFAULT_ARCH))
 spec = next(a for a in archs if a["name"] == arch)
-c1.caption(f"{spec.get('description', '')} Needs inputs of at least {spec.get('min_input_size', '?')} px."
-           if spec.get("min_input_size") else spec.get("description", ""))
+c1.caption(f"{spec.get('description', '')} Needs inputs of at least {spec['min_input_size']} px; smaller "
+           "images are upscaled unless you set their size on the Data page.")
 name = c1.text_input("Run name", key=state.default("keep_train_name", ""), placeholder=f"{arch}-{Path(source).name}")
 width = c1.slider("Width multiplier", 0.25, 2.0, step=0.25, key=state.default("keep_train_width", 1.0))
 dropout = c1.slider("Dropout", 0.0, 0.7, step=0.05, key=state.default("keep_train_dropout", 0.2))
 
-epochs = c2.number_input("Epochs", 1, 500, key=state.default("keep_train_epochs", 8))
-batch_size = c2.number_input("Batch size", 1, 4096, key=state.default("keep_train_bs", int(spec.get("default_batch_size") or 64)))
-optimizer = c2.selectbox("Optimizer", ("adam", "adamw", "sgd"), key=state.default("keep_train_opt", "adam"))
-lr = c2.number_input("Learning rate", 1e-6, 1.0, format="%.5f", key=state.default("keep_train_lr", 1e-3))
-schedule = c2.selectbox("Schedule", ("constant", "warmup_cosine", "onecycle", "cosine_restarts"), key=state.default("keep_train_sched", "constant"))
+epochs = c2.number_input("Epochs", 1, 100_000, key=state.default("keep_train_epochs", 8),
+                         help="With a time budget, the most epochs to run.")
+batch_size = _number(c2, "Batch size (empty = the architecture's)", "keep_train_bs", None, min_value=1, max_value=65_536)
+optimizer = c2.selectbox("Optimizer", OPTIMIZERS, key=state.default("keep_train_opt", defaults.optimizer))
+lr = _number(c2, "Learning rate (empty = the optimizer's default)", "keep_train_lr", None, min_value=1e-6,
+             max_value=10.0, format="%.5f")
+schedule = c2.selectbox("Schedule (empty = constant, or one-cycle with a time budget)", SCHEDULES, index=None,
+                        key="keep_train_sched")
 
-augment = c3.multiselect("Augmentation (training only)", ["flip", "rotation", "zoom", "translation", "contrast", "brightness", "crop", "cutout"],
-                         key=state.default("keep_train_aug", []))
-label_smoothing = c3.slider("Label smoothing", 0.0, 0.3, step=0.05, key=state.default("keep_train_ls", 0.0))
-weight_decay = c3.number_input("Weight decay", 0.0, 0.1, format="%.5f", key=state.default("keep_train_wd", 0.0))
-early_stopping = c3.number_input("Early stopping patience (0 = off)", 0, 100, key=state.default("keep_train_es", 0))
-budget = c3.number_input("Time budget in minutes (0 = none)", 0.0, 1000.0, key=state.default("keep_train_budget", 0.0))
+augment = c3.multiselect("Augmentation (training only)", list(AUGMENTATIONS), key=state.default("keep_train_aug", []))
+label_smoothing = _number(c3, "Label smoothing (empty = 0, or the recipe's with a time budget)", "keep_train_ls",
+                          None, min_value=0.0, max_value=0.99, step=0.05)
+weight_decay = _number(c3, "Weight decay (empty = the optimizer's default)", "keep_train_wd", None,
+                       min_value=0.0, max_value=1.0, format="%.5f")
+early_stopping = c3.number_input("Early stopping patience (0 = off)", 0, 10_000,
+                                 key=state.default("keep_train_es", defaults.early_stopping))
+budget = _number(c3, "Time budget in minutes (empty = none)", "keep_train_budget", None, min_value=0.1,
+                 max_value=10_000.0)
 
-data = dict(data_config) if data_config.get("source") == source else {"source": source}
-if data.get("image_size") is None:
-    data.pop("image_size", None)
+with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views, progressive resizing"):
+    a1, a2, a3 = st.columns(3)
+    seed = a1.number_input("Seed (weights, shuffling, augmentation)", 0, 2**31 - 1,
+                           key=state.default("keep_train_seed", defaults.seed),
+                           help="The split has its own seed, on the Data page.")
+    momentum = a1.number_input("SGD momentum", 0.0, 0.999, key=state.default("keep_train_mom", defaults.momentum))
+    warmup = a1.number_input("Warm-up epochs (warmup_cosine)", 0.0, 1000.0,
+                             key=state.default("keep_train_warmup", defaults.warmup_epochs))
+    reduce_lr = a1.number_input("Reduce LR on plateau patience (0 = off)", 0, 10_000,
+                                key=state.default("keep_train_rlr", defaults.reduce_lr_patience))
+    monitor = a2.selectbox("Best checkpoint by", MONITORS, key=state.default("keep_train_monitor", defaults.monitor))
+    precision = a2.selectbox("Mixed precision", PRECISIONS, key=state.default("keep_train_prec", defaults.mixed_precision))
+    grad_accum = a2.number_input("Gradient accumulation steps", 1, 1024,
+                                 key=state.default("keep_train_accum", defaults.grad_accum))
+    xla = a2.checkbox("Compile with XLA (helps on GPU, slow on CPU)", key=state.default("keep_train_xla", defaults.xla))
+    mirror = a3.checkbox("Answer with each image and its mirror (test-time views)",
+                         key=state.default("keep_train_mirror", "mirror" in defaults.test_views))
+    tensorboard = a3.checkbox("Write TensorBoard logs", key=state.default("keep_train_tb", defaults.tensorboard))
+    stages = a3.text_input("Progressive resizing (SIZE:UNTIL, e.g. 24:0.5; empty = off)",
+                           key=state.default("keep_train_stages", ""))
+
+data = {key: value for key, value in data_config.items() if value is not None} if data_config.get("source") == source \
+    else {"source": source}
 model = {"arch": arch, "width": float(width), "dropout": float(dropout)}
 train = {
-    "epochs": int(epochs), "batch_size": int(batch_size), "optimizer": optimizer, "lr": float(lr), "schedule": schedule,
-    "augment": list(augment), "label_smoothing": float(label_smoothing), "weight_decay": float(weight_decay),
-    "early_stopping": int(early_stopping), "time_budget_minutes": float(budget) or None,
+    "epochs": int(epochs), "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "schedule": schedule,
+    "augment": list(augment), "label_smoothing": label_smoothing, "weight_decay": weight_decay,
+    "early_stopping": int(early_stopping), "time_budget_minutes": budget, "seed": int(seed),
+    "momentum": float(momentum), "warmup_epochs": float(warmup), "reduce_lr_patience": int(reduce_lr),
+    "monitor": monitor, "mixed_precision": precision, "grad_accum": int(grad_accum), "xla": bool(xla),
+    "test_views": list(MIRRORED_VIEWS if mirror else DEFAULT_VIEWS), "tensorboard": bool(tensorboard),
 }
-if st.button("🚀 Start training", type="primary", key="train_start"):
+run_name = name or f"{arch}-{Path(source).name}"
+with ui.user_errors():
+    train["progressive_resize"] = parse_stages(stages)
+    request = resolve_defaults(data, model, train, name=run_name)
+refusal, model_config = _precheck(json.dumps(request.to_dict(), sort_keys=True))
+if refusal:
+    st.error(f"This job cannot start: {refusal}", icon="🚫")
+# Enabled even when refused: a click then repeats why, instead of a silent grey button.
+if st.button("🚀 Start training", type="primary", key="train_start") and refusal is None:
     with ui.user_errors():
-        job = jobs.launch(name or f"{arch}-{Path(source).name}", data, model, train)
+        job = jobs.launch(run_name, data, model, train)
         st.session_state.setdefault("train_launched", []).append(job.run_id)
         st.session_state["train_watch"] = str(job.run_path)
         st.toast(f"Started {job.run_id}; it keeps running if you close this tab.")
@@ -198,28 +265,15 @@ if st.button("🚀 Start training", type="primary", key="train_start"):
         st.rerun()
 
 with st.expander("Model summary: parameters, FLOPs, layers", expanded=True):
-    shape = tuple(data.get("image_size") or NATIVE_SHAPES.get(source, (32, 32, 3))[:2]) + (
-        int(data.get("channels") or NATIVE_SHAPES.get(source, (32, 32, 3))[2]),)
-    if st.toggle("Build the model to show its summary", key=state.default("keep_train_summary", True)):
-
-        @st.cache_data(show_spinner="Building the model…")
-        def _summary(model_json: str, input_shape: tuple, num_classes: int) -> dict:
-            import json
-
-            from cnnlib.models import ModelConfig, build_model, count_flops, count_params, layer_table
-
-            config = ModelConfig(num_classes=num_classes, input_shape=tuple(input_shape), **json.loads(model_json))
-            built = build_model(config)
-            layers = layer_table(built)
-            return {"params": count_params(built), "flops": count_flops(built), "layers": layers}
-
-        import json
-
+    if model_config is None:
+        st.caption("The summary appears once the settings above can train.")
+    elif st.toggle("Build the model to show its summary", key=state.default("keep_train_summary", True)):
         with ui.user_errors():
-            summary = _summary(json.dumps(model, sort_keys=True), shape, 10)
+            summary = _summary(json.dumps(model_config, sort_keys=True))
+        shape = model_config["input_shape"]
         m1, m2, m3 = st.columns(3)
         m1.metric("Parameters", ui.human_count(summary["params"]))
         m2.metric("FLOPs per image", ui.human_count(summary["flops"]))
         m3.metric("Input", "×".join(map(str, shape)))
         st.dataframe(pd.DataFrame(summary["layers"]), hide_index=True, width="stretch")
-        st.caption("Shown for 10 classes at the dataset's native size; the real run uses its dataset's classes.")
+        st.caption(f"Built for this data: {model_config['num_classes']} classes at {shape[0]}×{shape[1]}×{shape[2]}.")

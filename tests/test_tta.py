@@ -30,24 +30,3 @@ def test_budget_recipe_fills_only_missing_flags() -> None:
     assert budget_recipe("simple_cnn") == {}
     args = build_parser().parse_args(["train", "--arch", "cifar_fast", "--time-budget", "5", "--no-tta-flip"])
     assert args.tta_flip is False and args.augment is None and args.label_smoothing is None
-
-
-def test_cli_budget_uses_the_recipe_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cnnlib.training
-    from cnnlib import cli
-
-    seen = []
-
-    def fake_train(data_config, model_options, train_config, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(train_config)
-        raise KeyboardInterrupt  # stop before any data is loaded
-
-    monkeypatch.setattr(cnnlib.training, "train", fake_train)
-    cli.main(["train", "--arch", "cifar_fast", "--time-budget", "5"])
-    cli.main(["train", "--arch", "cifar_fast", "--time-budget", "5", "--lr", "0.01", "--augment", "none",
-              "--no-tta-flip", "--label-smoothing", "0"])
-    cli.main(["train", "--arch", "cifar_fast"])  # no budget: plain defaults
-    recipe, overridden, plain = seen
-    assert (recipe.lr, recipe.augment, recipe.test_views, recipe.label_smoothing) == (3e-3, ("flip", "crop"), ("identity", "mirror"), 0.1)
-    assert (overridden.lr, overridden.augment, overridden.test_views, overridden.label_smoothing) == (0.01, (), ("identity",), 0.0)
-    assert (plain.lr, plain.augment, plain.test_views, plain.schedule) == (1e-3, (), ("identity",), "constant")

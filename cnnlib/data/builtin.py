@@ -27,6 +27,9 @@ CLASS_NAMES = {
 OFFLINE_SOURCE = "digits"
 #: What ``keras.datasets`` leaves in ``~/.keras/datasets`` once a download finished.
 _KERAS_CACHE_MARKERS = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist", "cifar10": "cifar-10-batches-py"}
+#: ``((height, width), channels)`` of each built-in source, so a pre-check needs no download.
+NATIVE_SHAPES = {"digits": ((8, 8), 1), "mnist": ((28, 28), 1), "fashion_mnist": ((28, 28), 1),
+                 "cifar10": ((32, 32), 3)}
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnlib.data.builtin import CLASS_NAMES
 from cnnlib.errors import ConfigError, reject_unknown_keys
+from cnnlib.spec import check_image_size
 
 SOURCES_BUILTIN = tuple(CLASS_NAMES)
 SPLITS = ("train", "val", "test")
@@ -43,16 +44,7 @@ class DataConfig:
         if not isinstance(self.source, str) or not self.source.strip():
             raise ConfigError(f"data source must be a non-empty string. Received: source={self.source!r}")
         if self.image_size is not None:
-            size = self.image_size
-            if isinstance(size, int):
-                size = (size, size)
-            try:
-                size = tuple(int(side) for side in size)
-            except (TypeError, ValueError):
-                raise ConfigError(f"image_size must be (height, width). Received: image_size={self.image_size!r}") from None
-            if len(size) != 2 or min(size) < 1:
-                raise ConfigError(f"image_size must be two positive ints. Received: image_size={self.image_size!r}")
-            object.__setattr__(self, "image_size", size)
+            object.__setattr__(self, "image_size", check_image_size(self.image_size))
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1, 3 or None. Received: channels={self.channels!r}")
         for name in ("val_fraction", "test_fraction"):
@@ -80,10 +72,7 @@ class DataConfig:
     def from_dict(cls, data: dict[str, Any]) -> DataConfig:
         """Inverse of ``to_dict``; unknown keys are a ``ConfigError``."""
         reject_unknown_keys(data, (item.name for item in dataclasses.fields(cls)), "data config")
-        values = dict(data)
-        if values.get("image_size") is not None:
-            values["image_size"] = tuple(values["image_size"])
-        return cls(**values)
+        return cls(**data)  # __post_init__ turns a JSON list (or an int) into (height, width)
 
 
 @dataclass

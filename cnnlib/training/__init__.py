@@ -2,6 +2,8 @@
 
 from cnnlib.training.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
 from cnnlib.training.launcher import Job, get_job, launch_training, list_jobs
-from cnnlib.training.trainer import TrainResult, resume, train
+from cnnlib.training.request import TrainRequest, resolve_defaults, validate_request
+from cnnlib.training.trainer import TrainResult, resume, train, train_request
 
-__all__ = ["Job", "get_job", "launch_training", "list_jobs", "AUGMENTATIONS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "TrainResult", "resume", "train"]
+__all__ = ["Job", "get_job", "launch_training", "list_jobs", "AUGMENTATIONS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "TrainResult", "resume", "train",
+           "TrainRequest", "resolve_defaults", "validate_request", "train_request"]

@@ -286,7 +286,11 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stops at the first batch past a deadline on the training clock (the time budget's safety net)."""
+    """Stops at the first batch past a deadline on the training clock (the time budget's safety net).
+
+    Args:
+        deadline: the ``clock.now()`` time to stop at.
+    """
 
     def __init__(self, deadline: float) -> None:
         super().__init__()

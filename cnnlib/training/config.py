@@ -38,11 +38,13 @@ class TrainConfig:
     """How to train. Every field is checked on construction.
 
     Attributes:
-        epochs: passes over the training split (an upper bound with a time budget).
+        epochs: passes over the training split (an upper bound with a time budget); None
+            takes ``recipes.DEFAULT_EPOCHS``, or ``recipes.BUDGET_EPOCHS`` with a time budget.
         batch_size: images per step; None takes the architecture's default.
         optimizer: "adam", "adamw" or "sgd" (with Nesterov momentum).
-        lr: peak learning rate.
-        weight_decay: decoupled weight decay for AdamW and SGD (0 disables).
+        lr: peak learning rate; None takes the optimizer's (``recipes.DEFAULT_LR``).
+        weight_decay: decoupled weight decay for AdamW and SGD (0 disables); None takes the
+            optimizer's (``recipes.DEFAULT_WEIGHT_DECAY``).
         momentum: SGD momentum.
         schedule: "constant", "cosine_restarts", "warmup_cosine" or "onecycle".
         warmup_epochs: linear warm-up length for "warmup_cosine".
@@ -65,11 +67,11 @@ class TrainConfig:
             ``cnnlib.training.progressive``); empty trains at full size throughout.
     """
 
-    epochs: int = 10
+    epochs: int | None = None
     batch_size: int | None = None
     optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    lr: float | None = None
+    weight_decay: float | None = None
     momentum: float = 0.9
     schedule: str = "constant"
     warmup_epochs: float = 1.0
@@ -88,6 +90,7 @@ class TrainConfig:
     progressive_resize: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
+        self._fill_defaults()
         _check_range("epochs", self.epochs, 1, 100_000, integer=True)
         _check_range("batch_size", self.batch_size, 1, 65_536, integer=True, allow_none=True)
         _check_range("lr", self.lr, 0.0, 10.0, low_open=True)
@@ -114,6 +117,18 @@ class TrainConfig:
         object.__setattr__(self, "augment", check_augment(self.augment))
         object.__setattr__(self, "test_views", check_views(self.test_views))
         object.__setattr__(self, "progressive_resize", check_stages(self.progressive_resize))
+
+    def _fill_defaults(self) -> None:
+        """Defaults that depend on other fields, from ``recipes`` (their one owner)."""
+        from cnnlib.training import recipes
+
+        if self.epochs is None:
+            object.__setattr__(self, "epochs", recipes.BUDGET_EPOCHS if self.time_budget_minutes
+                               else recipes.DEFAULT_EPOCHS)
+        if self.lr is None:
+            object.__setattr__(self, "lr", recipes.DEFAULT_LR.get(self.optimizer, recipes.DEFAULT_LR["adam"]))
+        if self.weight_decay is None:
+            object.__setattr__(self, "weight_decay", recipes.DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

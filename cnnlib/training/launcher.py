@@ -1,9 +1,10 @@
 """Start training as a separate background process and follow it.
 
 A UI must not train in its own process: the job has to survive page reloads,
-closed tabs and a restarted server. ``launch_training`` checks the configs
-at once (so bad input fails in the caller, before anything starts), then runs
-``python -m cnnlib train ... --run-id ID`` in its own session with output in
+closed tabs and a restarted server. ``launch_training`` resolves the settings into a
+``TrainRequest`` and pre-checks it at once (so bad input fails in the caller, before
+anything starts), saves it beside the job record, then runs
+``python -m cnnlib train --request FILE --run-id ID`` in its own session with output in
 a log file. The run directory appears once the data is loaded and the model
 built; until then the job is ``preparing``, and if the process dies first,
 the log's ``error:`` line says why.
@@ -16,30 +17,18 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cnnlib.errors import ConfigError, RunError
+from cnnlib.errors import RunError
 from cnnlib.io import atomic_write_json, read_json
 from cnnlib.runs import RUN_FILE, Run, default_runs_dir, new_run_id, pid_alive
 
 JOBS_DIR = ".jobs"
 
-# DataConfig / TrainConfig / model option field -> CLI flag.
-_DATA_FLAGS = {"source": "--data", "image_size": "--image-size", "channels": "--channels",
-               "val_fraction": "--val-fraction", "test_fraction": "--test-fraction", "seed": "--seed",
-               "max_per_class": "--max-per-class"}
-_MODEL_FLAGS = {"arch": "--arch", "width": "--width", "dropout": "--dropout", "l2": "--l2",
-                "attention": "--attention", "weights": "--weights"}
-_TRAIN_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
-                "weight_decay": "--weight-decay", "momentum": "--momentum", "schedule": "--schedule",
-                "warmup_epochs": "--warmup-epochs", "label_smoothing": "--label-smoothing", "augment": "--augment",
-                "early_stopping": "--early-stopping", "reduce_lr_patience": "--reduce-lr-patience",
-                "seed": "--seed", "mixed_precision": "--mixed-precision", "grad_accum": "--grad-accum",
-                "time_budget_minutes": "--time-budget", "xla": "--xla", "tensorboard": "--no-tensorboard"}
-# Boolean options map to a bare flag given when the value equals the key's entry here.
-_SWITCHES = {"xla": True, "tensorboard": False}
+#: Beside each job record ``<id>.json``: the request it runs, ``<id>.request.json``.
+REQUEST_SUFFIX = ".request.json"
 
 
 @dataclass
@@ -100,64 +89,35 @@ class Job:
             os.kill(self.pid, 15)  # still loading data: nothing to keep yet
 
 
-def _flags(values: dict[str, Any], table: dict[str, str]) -> list[str]:
-    args: list[str] = []
-    for key, value in values.items():
-        if key not in table:
-            raise ConfigError(f"unknown training option {key!r}; expected any of: {', '.join(table)}")
-        flag = table[key]
-        if key in _SWITCHES:
-            if bool(value) == _SWITCHES[key]:
-                args.append(flag)
-            continue
-        if value is None:
-            continue
-        if key == "image_size":
-            value = "x".join(str(int(part)) for part in (value if isinstance(value, (list, tuple)) else (value, value)))
-        elif key == "augment":
-            value = ",".join(value) if value else "none"
-        args += [flag, str(value)]
-    return args
-
-
-def _validate(data: dict[str, Any], model: dict[str, Any], train: dict[str, Any]) -> None:
-    from cnnlib.training.config import TrainConfig
-    from cnnlib.training.trainer import validate_model_options
-
-    if not data.get("source"):
-        raise ConfigError("choose a data source (digits, a folder or a zip)")
-    TrainConfig.from_dict({**train, "augment": tuple(train.get("augment") or ())})
-    validate_model_options({key: value for key, value in model.items() if value is not None})
-
-
 def launch_training(name: str | None, data: dict[str, Any], model: dict[str, Any], train: dict[str, Any],
                     runs_dir: str | os.PathLike[str] | None = None) -> Job:
-    """Validate, then start ``python -m cnnlib train`` in the background.
+    """Resolve and pre-check a request, then start ``python -m cnnlib train --request FILE``.
 
     Args:
         name: a label for the run id.
         data: ``DataConfig`` fields (``source`` required).
-        model: model options (``arch`` required).
-        train: ``TrainConfig`` fields.
+        model: model options (``arch`` defaults to the recipes' default).
+        train: the ``TrainConfig`` fields the user chose; the rest follow
+            ``cnnlib.training.request.resolve_defaults``, as on the command line.
         runs_dir: the run store root.
 
     Returns:
-        The ``Job``; its record is kept in ``<runs>/.jobs/`` so other sessions find it.
+        The ``Job``; its record and request are kept in ``<runs>/.jobs/`` so other sessions find them.
+
+    Raises:
+        ConfigError, DataError: the request cannot train (checked here, before anything starts).
     """
-    _validate(data, model, train)
+    from cnnlib.training.request import resolve_defaults, validate_request
+
+    request = resolve_defaults(data, model, train, name=name)
+    validate_request(request)
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     jobs = root / JOBS_DIR
     jobs.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(name, str(model.get("arch")))
-    seed = train.get("seed", data.get("seed"))
-    data_args = {key: value for key, value in data.items() if key != "seed"}
-    train_args = {key: value for key, value in train.items() if key != "seed"}
-    command = [sys.executable, "-m", "cnnlib", "train", "--runs", str(root.resolve()), "--run-id", run_id]
-    if name:
-        command += ["--name", name]
-    command += _flags(data_args, _DATA_FLAGS) + _flags(model, _MODEL_FLAGS) + _flags(train_args, _TRAIN_FLAGS)
-    if seed is not None:
-        command += ["--seed", str(seed)]
+    run_id = new_run_id(name, request.arch)
+    request_path = replace(request, run_id=run_id).save(jobs / f"{run_id}{REQUEST_SUFFIX}")
+    command = [sys.executable, "-m", "cnnlib", "train", "--request", str(request_path.resolve()),
+               "--run-id", run_id, "--runs", str(root.resolve())]
     log_path = jobs / f"{run_id}.log"
     # The job imports cnnlib from the same installed package as this process (pip install -e .).
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -176,6 +136,8 @@ def list_jobs(runs_dir: str | os.PathLike[str] | None = None) -> list[Job]:
     found: list[Job] = []
     if jobs_dir.is_dir():
         for record in jobs_dir.glob("*.json"):
+            if record.name.endswith(REQUEST_SUFFIX):
+                continue
             try:
                 found.append(Job(**read_json(record)))
             except (OSError, TypeError, json.JSONDecodeError):

@@ -1,8 +1,8 @@
 """Recommended training recipes for a wall-clock budget, per architecture.
 
-``python -m cnnlib train --arch cifar_fast --time-budget 15`` fills every flag the user
+``python -m cnnlib train --arch cifar_fast --time-budget 15`` fills every setting the user
 did not give from ``BUDGET_RECIPES`` (measured in docs/BENCHMARKS.md, "recipe levers").
-Flags given on the command line always win.
+Settings the user gave always win (``resolve_train_settings``), in the CLI, the app and Python alike.
 """
 
 from __future__ import annotations
@@ -31,3 +31,45 @@ def budget_recipe(arch: str) -> dict[str, Any]:
     ``lr`` is Adam's peak; the CLI applies it only with ``--optimizer adam`` (the default).
     """
     return dict(BUDGET_RECIPES.get(arch, {}))
+
+
+#: The data a command-line request without ``--data`` trains on (offline, seconds to train).
+DEFAULT_SOURCE = "digits"
+#: The architecture a request without one trains (measured on digits: see the README, "train").
+DEFAULT_ARCH = "cifar_fast"
+
+#: Learning rate by optimizer when the user gives none (SGD-Nesterov needs a larger step).
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05}
+#: Decoupled weight decay by optimizer when the user gives none (Adam has none).
+DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-4, "sgd": 5e-4}
+#: Epochs when the user gives none and no time budget.
+DEFAULT_EPOCHS = 10
+#: With a time budget and no epoch count, the budget, not the epochs, ends training.
+BUDGET_EPOCHS = 100_000
+#: Under a time budget the schedule anneals to the deadline unless the user picks one.
+BUDGET_SCHEDULE = "onecycle"
+
+
+def resolve_train_settings(given: dict[str, Any], arch: str) -> dict[str, Any]:
+    """Fill the ``TrainConfig`` fields the user did not set, from what they did set.
+
+    A time budget fills the architecture's recipe (``BUDGET_RECIPES``) and a schedule;
+    ``TrainConfig`` itself fills the optimizer's learning rate and weight decay and the
+    epoch count from the tables here. Fields the user set always win.
+
+    Args:
+        given: Only the ``TrainConfig`` fields the user chose (None counts as not chosen).
+        arch: The architecture name (recipes are per architecture).
+
+    Returns:
+        ``TrainConfig`` keyword arguments.
+    """
+    values = {key: value for key, value in given.items() if value is not None}
+    optimizer = values.get("optimizer", "adam")
+    if values.get("time_budget_minutes"):
+        recipe = budget_recipe(arch)
+        if optimizer != "adam":  # the recipe's lr is Adam's peak
+            recipe.pop("lr", None)
+        recipe.setdefault("schedule", BUDGET_SCHEDULE)
+        values = {**recipe, **values}
+    return values

@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from cnnlib.runs import (
     CONFIG_FILE,
     DATA_FILE,
     ENV_FILE,
+    SPEC_FILE,
     Run,
     RunStore,
     now_iso,
@@ -72,23 +74,39 @@ def _model_config(model_options: dict[str, Any], dataset: Any) -> Any:
     from cnnlib.models import ModelConfig
 
     height, width = dataset.image_size
-    try:
-        return ModelConfig(
-            num_classes=len(dataset.class_names),
-            input_shape=(int(height), int(width), int(dataset.channels)),
-            **model_options,
-        )
-    except ConfigError as exc:
-        if "too small" in str(exc):
-            raise ConfigError(f"{exc}; resize the data with --image-size (for example --image-size 32)") from None
-        raise
+    return ModelConfig(num_classes=len(dataset.class_names), input_shape=(int(height), int(width), int(dataset.channels)),
+                       **model_options)
 
 
 def validate_model_options(model_options: dict[str, Any]) -> None:
     """Fail fast on a bad architecture or model option, before loading any data."""
     from cnnlib.models import ModelConfig
+    from cnnlib.models.registry import get_spec
 
-    ModelConfig(num_classes=2, input_shape=(224, 224, 3), **model_options)
+    if not isinstance(model_options.get("arch"), str):
+        raise ConfigError(f"choose an architecture for the model. Received: arch={model_options.get('arch')!r}")
+    side = max(32, get_spec(model_options["arch"]).min_input_size)  # a size every architecture accepts
+    ModelConfig(num_classes=2, input_shape=(side, side, 3), **model_options)
+
+
+def _fit_input_to_arch(data_config: Any, dataset: Any, arch: str) -> tuple[Any, Any, dict[str, Any] | None]:
+    """Upscale data smaller than ``arch`` accepts to its minimum (a size the user chose stays).
+
+    Returns:
+        The data config and dataset to train on, and ``{"from", "to"}`` sizes when upscaled.
+    """
+    from cnnlib.data import load_dataset
+    from cnnlib.training.request import input_size_for
+
+    size = (int(dataset.image_size[0]), int(dataset.image_size[1]))
+    wanted = input_size_for(arch, size, data_config.image_size is not None)
+    if wanted == size:
+        return data_config, dataset, None
+    sys.stderr.write(f"note: {arch} needs inputs of at least {wanted[0]}x{wanted[1]} px, so the "
+                     f"{size[0]}x{size[1]} images are upscaled to {wanted[0]}x{wanted[1]}\n")
+    data_config = dataclasses.replace(data_config, image_size=wanted)
+    # A reload, not an array resize: the pixels then come from the one decoder inference uses.
+    return data_config, load_dataset(data_config), {"from": list(size), "to": list(wanted)}
 
 
 def _default_batch_size(arch: str) -> int:
@@ -187,38 +205,60 @@ def train(
         raise RunError(f"run {run_id!r} already exists; choose another id")
     if dataset is None:
         dataset = load_dataset(data_config)
+    data_config, dataset, upscaled = _fit_input_to_arch(data_config, dataset, model_options["arch"])
     model_config = _model_config(model_options, dataset)
+    _check_model_builds(model_config, train_config)
+
+    run = store.new_run_dir(name, model_config.arch, run_id=run_id)
+    batch_size = train_config.batch_size or _default_batch_size(model_config.arch)
+    run.update_info(
+        id=run.id, name=name or model_config.arch, status="running", created=now_iso(), pid=os.getpid(),
+        arch=model_config.arch, data_source=data_config.source, error=None, epochs_done=0,
+        planned_epochs=train_config.epochs, batch_size=batch_size, train_seconds=0.0, input_upscaled=upscaled,
+    )
+    _write_run_files(run, data_config, model_config, train_config, dataset, upscaled)
+    return _fit(run, dataset, model_config, train_config, batch_size, on_event, resumed_seconds=0.0, resumed=False)
+
+
+def train_request(request: Any, runs_dir: str | os.PathLike[str] | None = None,
+                  on_event: EventListener | None = None) -> TrainResult:
+    """Train the run a ``cnnlib.training.request.TrainRequest`` describes."""
+    return train(request.data, dict(request.model), request.train, runs_dir=runs_dir, name=request.name,
+                 on_event=on_event, run_id=request.run_id)
+
+
+def _check_model_builds(model_config: Any, train_config: TrainConfig) -> None:
+    """Build the model once before anything is written (and at every progressive-resize size)."""
     from cnnlib.models import build_model
 
-    probe = build_model(model_config)  # builds fine before anything is written (e.g. input too small)
-    if train_config.progressive_resize:  # and trains at every stage's size
+    probe = build_model(model_config)
+    if train_config.progressive_resize:
         from cnnlib.training import progressive
 
         height, width, channels = model_config.input_shape
         progressive.check_model_accepts(probe, train_config.progressive_resize, (int(height), int(width)), int(channels))
     del probe
 
-    run = store.new_run_dir(name, model_config.arch, run_id=run_id)
-    batch_size = train_config.batch_size or _default_batch_size(model_config.arch)
-    created = now_iso()
-    run.update_info(
-        id=run.id, name=name or model_config.arch, status="running", created=created, pid=os.getpid(),
-        arch=model_config.arch, data_source=data_config.source, error=None, epochs_done=0,
-        planned_epochs=train_config.epochs, batch_size=batch_size, train_seconds=0.0,
-    )
+
+def _write_run_files(run: Run, data_config: Any, model_config: Any, train_config: TrainConfig, dataset: Any,
+                     upscaled: dict[str, Any] | None) -> None:
+    """The run's configs, data record and input spec, written once at creation."""
+    from cnnlib.spec import spec_for
+
     atomic_write_json(run.path / CONFIG_FILE, {
         "model": model_config.to_dict(), "train": train_config.to_dict(), "data": data_config.to_dict(),
+        "input_upscaled": upscaled,
     })
+    # The input size and channels are the spec's and the model config's; data.json keeps what only the data knows.
     atomic_write_json(run.path / DATA_FILE, {
         "class_names": list(dataset.class_names),
-        "image_size": list(dataset.image_size),
-        "channels": int(dataset.channels),
         "fingerprint": dataset.fingerprint,
         "split_record": dataset.split_record,
         "summary": dataset.summary,
         "test_ids": list(dataset.test.ids),
     })
-    return _fit(run, dataset, model_config, train_config, batch_size, on_event, resumed_seconds=0.0, resumed=False)
+    spec = spec_for(model_config.input_shape, list(dataset.class_names), train_config.test_views)
+    atomic_write_json(run.path / SPEC_FILE, spec.to_dict())
 
 
 def resume(run_ref: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None,
@@ -269,18 +309,35 @@ def _fit(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_s
         raise
 
 
+@dataclasses.dataclass
+class _Plan:
+    """What one fit is planned as: steps, epochs and the time budget."""
+
+    global_batch: int
+    steps_per_epoch: int
+    epochs: int
+    budget_seconds: float | None
+    seconds_available: float | None  # training time left for this process (budget minus reserve and resumed part)
+
+    @property
+    def time_based(self) -> bool:
+        return self.budget_seconds is not None
+
+
+def _plan(config: TrainConfig, train_size: int, batch_size: int, replicas: int, resumed_seconds: float) -> _Plan:
+    global_batch = batch_size * replicas
+    budget_seconds = config.time_budget_minutes * 60.0 if config.time_budget_minutes else None
+    available = None
+    if budget_seconds is not None:
+        available = max(1.0, budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS - resumed_seconds)
+    return _Plan(global_batch, max(1, math.ceil(train_size / global_batch)), config.epochs, budget_seconds, available)
+
+
 def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, batch_size: int,
                on_event: EventListener | None, resumed_seconds: float, resumed: bool, start: float) -> TrainResult:
     import keras
-    import tensorflow as tf
 
-    from cnnlib.data import make_tf_dataset
-    from cnnlib.models import build_model, count_flops, count_params
-    from cnnlib.predict import predict_probabilities
-    from cnnlib.training import callbacks as cb
-    from cnnlib.training import progressive
     from cnnlib.training.device import configure_precision, detect_devices, make_strategy
-    from cnnlib.training.schedules import PlannedSchedule, TimeBudgetLR
 
     _install_sigterm_as_stop(run)
     keras.utils.set_random_seed(config.seed)
@@ -289,128 +346,160 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     strategy = make_strategy(device)
     atomic_write_json(run.path / ENV_FILE, {
         "versions": library_versions(), "device": device.describe(), "precision": precision,
-        "replicas": int(strategy.num_replicas_in_sync), "xla": config.xla,
-        "onednn": _onednn_enabled(),
+        "replicas": int(strategy.num_replicas_in_sync), "xla": config.xla, "onednn": _onednn_enabled(),
     })
-
-    num_classes = len(dataset.class_names)
-    train_split, val_split = dataset.train, dataset.val
-    if len(val_split.labels) == 0:
-        raise ConfigError("the validation split is empty; add images or raise val_fraction")
-    global_batch = batch_size * strategy.num_replicas_in_sync
-    steps_per_epoch = max(1, math.ceil(len(train_split.labels) / global_batch))
-    optimizer_steps = max(1, steps_per_epoch // config.grad_accum)
-
-    budget_seconds = config.time_budget_minutes * 60.0 if config.time_budget_minutes else None
-    epochs = config.epochs
-    if budget_seconds is not None and config.epochs == TrainConfig().epochs:
-        epochs = 100_000  # the time budget, not the epoch count, ends training
-    time_based = budget_seconds is not None
-    learning_rate: Any = config.lr if (time_based or config.schedule == "constant") else PlannedSchedule(
-        config.schedule, config.lr, optimizer_steps * epochs, warmup_fraction=config.warmup_epochs / max(1, epochs)
-    )
-
+    if len(dataset.val.labels) == 0:
+        raise ConfigError("the validation split is empty; add images or raise the validation share")
+    plan = _plan(config, len(dataset.train.labels), batch_size, int(strategy.num_replicas_in_sync), resumed_seconds)
     with strategy.scope():
-        model = build_model(model_config)
-        model.compile(
-            optimizer=_make_optimizer(config, learning_rate),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=config.xla,
-        )
-    params = count_params(model)
-    flops = count_flops(model)
-    run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
+        model = _compiled_model(model_config, config, plan)
+    from cnnlib.models import count_flops, count_params
 
-    train_ds = make_tf_dataset(train_split, global_batch, training=True, seed=config.seed, augment=config.augment)
-    full_shape = (int(model_config.input_shape[0]), int(model_config.input_shape[1]))
+    params, flops = count_params(model), count_flops(model)
+    run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
+    train_ds, resize_size = _train_dataset(dataset, model_config, config, plan)
+    callbacks, parts = _callbacks(run, dataset, config, plan, on_event, resumed_seconds, start, resize_size,
+                                  (int(model_config.input_shape[0]), int(model_config.input_shape[1])))
+    parts["writer"].write("start", epochs=plan.epochs, steps=plan.steps_per_epoch, batch_size=plan.global_batch,
+                          class_names=list(dataset.class_names), train_size=int(len(dataset.train.labels)),
+                          val_size=int(len(dataset.val.labels)), params=params, flops=flops,
+                          device=device.describe(), time_budget_seconds=plan.budget_seconds, resumed=resumed)
+    model.fit(train_ds, epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, verbose=0,
+              shuffle=False)  # the tf.data pipeline shuffles
+    return _finish(run, model, model_config, dataset, parts, params, resumed_seconds + clock.now() - start)
+
+
+def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan) -> Any:
+    import keras
+
+    from cnnlib.models import build_model
+    from cnnlib.training.schedules import PlannedSchedule
+
+    optimizer_steps = max(1, plan.steps_per_epoch // config.grad_accum)
+    # Under a time budget TimeBudgetLR sets the rate from the clock; otherwise the plan is in steps.
+    learning_rate: Any = config.lr if (plan.time_based or config.schedule == "constant") else PlannedSchedule(
+        config.schedule, config.lr, optimizer_steps * plan.epochs, warmup_fraction=config.warmup_epochs / max(1, plan.epochs)
+    )
+    model = build_model(model_config)
+    model.compile(
+        optimizer=_make_optimizer(config, learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=config.xla,
+    )
+    return model
+
+
+def _train_dataset(dataset: Any, model_config: Any, config: TrainConfig, plan: _Plan) -> tuple[Any, Any]:
+    """The repeated, one-hot, prefetched training batches, and the progressive-resize size variable."""
+    import tensorflow as tf
+
+    from cnnlib.data import make_tf_dataset
+    from cnnlib.training import progressive
+
+    train_ds = make_tf_dataset(dataset.train, plan.global_batch, training=True, seed=config.seed, augment=config.augment)
     resize_size = None
     if config.progressive_resize:  # train() checked the architecture accepts every stage's size
-        resize_size = tf.Variable(list(full_shape), dtype=tf.int32, trainable=False, name="train_image_size")
+        full_shape = [int(model_config.input_shape[0]), int(model_config.input_shape[1])]
+        resize_size = tf.Variable(full_shape, dtype=tf.int32, trainable=False, name="train_image_size")
         train_ds = progressive.resized_batches(train_ds, resize_size)
     # repeat(): one iterator for the whole fit. With a finite dataset Keras replaces the
     # iterator every epoch or two, and tearing the old one down (its prefetch and parallel-map
     # threads) stalled training 4-56 s each time here: 10% of a 15-minute budget.
     # steps_per_epoch is one full pass, so epochs still line up with passes over the data.
-    train_ds = train_ds.map(_one_hot(num_classes), num_parallel_calls=tf.data.AUTOTUNE).repeat()
-    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
+    train_ds = train_ds.map(_one_hot(len(dataset.class_names)), num_parallel_calls=tf.data.AUTOTUNE).repeat()
+    return train_ds.prefetch(tf.data.AUTOTUNE), resize_size
 
-    train_seconds_available = None
-    if time_based:
-        train_seconds_available = budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS
-        train_seconds_available = max(1.0, train_seconds_available - resumed_seconds)
-    writer = cb.ProgressWriter(run.progress_path)
-    live = cb.LiveProgress(writer, epochs=epochs, steps_per_epoch=steps_per_epoch, val_images=val_split.images,
-                           val_labels=val_split.labels, num_classes=num_classes,
-                           predict=predict_probabilities, on_event=on_event,
-                           deadline=start + train_seconds_available if time_based else None)
-    history = cb.HistoryWriter(run.history_path)
-    best = cb.BestCheckpoint(run.checkpoint_path, monitor=config.monitor)
-    stop = cb.StopFile(run.path / "STOP")
-    nan_guard = cb.NaNGuard()
+
+def _callbacks(run: Run, dataset: Any, config: TrainConfig, plan: _Plan, on_event: EventListener | None,
+               resumed_seconds: float, start: float, resize_size: Any,
+               full_shape: tuple[int, int]) -> tuple[list[Any], dict[str, Any]]:
+    """The fit's callbacks, and the ones ``_finish`` reads back (by name)."""
+    import keras
+
+    from cnnlib.predict import predict_probabilities
+    from cnnlib.training import callbacks as cb
+
+    deadline = start + plan.seconds_available if plan.time_based else None
+    parts: dict[str, Any] = {
+        "writer": cb.ProgressWriter(run.progress_path), "history": cb.HistoryWriter(run.history_path),
+        "best": cb.BestCheckpoint(run.checkpoint_path, monitor=config.monitor),
+        "stop": cb.StopFile(run.path / "STOP"), "nan_guard": cb.NaNGuard(), "resizer": None,
+    }
+    live = cb.LiveProgress(parts["writer"], epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch,
+                           val_images=dataset.val.images, val_labels=dataset.val.labels,
+                           num_classes=len(dataset.class_names), predict=predict_probabilities, on_event=on_event,
+                           deadline=deadline)
     callbacks: list[Any] = [
         keras.callbacks.BackupAndRestore(str(run.path / BACKUP_DIR), double_checkpoint=True, delete_checkpoint=False),
-        stop, nan_guard, live, history, best,
+        parts["stop"], parts["nan_guard"], live, parts["history"], parts["best"],
         # run.json keeps epochs_done and train_seconds current, so a resume after
         # a kill knows how much of a time budget was already spent.
         cb.EpochRecorder(lambda done: run.update_info(
             epochs_done=done, train_seconds=round(resumed_seconds + clock.now() - start, 2))),
     ]
-    if time_based:
-        # The whole budget's span, resumed part included: the LR schedule and the resize stages share it.
-        schedule_start, schedule_seconds = start - resumed_seconds, train_seconds_available + resumed_seconds
-        callbacks.insert(0, TimeBudgetLR(config.schedule, config.lr, schedule_start, schedule_seconds,
-                                         warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
-        callbacks.insert(1, cb.Deadline(start + train_seconds_available))
-    resizer = None
-    if resize_size is not None:
-        progress = (progressive.time_progress(schedule_start, schedule_seconds)
-                    if time_based else progressive.epoch_progress(epochs, steps_per_epoch))
-        resizer = progressive.ProgressiveResize(resize_size, config.progressive_resize, full_shape, progress)
-        callbacks.insert(0, resizer)
+    callbacks[:0] = _schedule_callbacks(config, plan, start, resumed_seconds, resize_size, full_shape, parts)
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.early_stopping,
                                                        restore_best_weights=False))
-    if config.reduce_lr_patience and config.schedule == "constant" and not time_based:
+    if config.reduce_lr_patience and config.schedule == "constant" and not plan.time_based:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, patience=config.reduce_lr_patience,
                                                            factor=0.5, min_lr=config.lr / 1000))
     if config.tensorboard and _tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard"), write_graph=False,
                                                      profile_batch=0, update_freq="epoch"))
+    return callbacks, parts
 
-    writer.write("start", epochs=epochs, steps=steps_per_epoch, batch_size=global_batch,
-                 class_names=list(dataset.class_names), train_size=int(len(train_split.labels)),
-                 val_size=int(len(val_split.labels)), params=params, flops=flops, device=device.describe(),
-                 time_budget_seconds=budget_seconds, resumed=resumed)
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0,
-              shuffle=False)  # the tf.data pipeline shuffles
-    train_seconds = resumed_seconds + clock.now() - start
+
+def _schedule_callbacks(config: TrainConfig, plan: _Plan, start: float, resumed_seconds: float, resize_size: Any,
+                        full_shape: tuple[int, int], parts: dict[str, Any]) -> list[Any]:
+    """Callbacks that run first: the progressive resizer, then the time budget's LR and deadline."""
+    from cnnlib.training import callbacks as cb
+    from cnnlib.training import progressive
+    from cnnlib.training.schedules import TimeBudgetLR
+
+    first: list[Any] = []
+    # The whole budget's span, resumed part included: the LR schedule and the resize stages share it.
+    schedule_start = start - resumed_seconds
+    schedule_seconds = (plan.seconds_available or 0.0) + resumed_seconds
+    if resize_size is not None:
+        progress = (progressive.time_progress(schedule_start, schedule_seconds)
+                    if plan.time_based else progressive.epoch_progress(plan.epochs, plan.steps_per_epoch))
+        parts["resizer"] = progressive.ProgressiveResize(resize_size, config.progressive_resize, full_shape, progress)
+        first.append(parts["resizer"])
+    if plan.time_based:
+        first.append(TimeBudgetLR(config.schedule, config.lr, schedule_start, schedule_seconds,
+                                  warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
+        first.append(cb.Deadline(start + plan.seconds_available))
+    return first
+
+
+def _finish(run: Run, model: Any, model_config: Any, dataset: Any, parts: dict[str, Any], params: int,
+            train_seconds: float) -> TrainResult:
+    """Save the best model, calibrate it, evaluate it on test, and record how the run ended."""
+    nan_guard, stop, best, resizer = parts["nan_guard"], parts["stop"], parts["best"], parts["resizer"]
     if resizer is not None:  # when each size began, so a reader can tell how the budget was spent
         run.update_info(resize_switches=[{"epoch": epoch + 1, "batch": batch, "size": list(shape)}
                                          for epoch, batch, shape in resizer.switches])
-
-    status = "completed"
-    error = None
+    status, error = "completed", None
     if nan_guard.where is not None:
         status, error = "failed", f"training diverged: the loss became NaN at {nan_guard.where}; lower the learning rate"
     elif stop.requested:
         status = "stopped"
-    epochs_done = len(history.rows)
-
     final = _finalize_model(model, model_config, run, best, keep_current=nan_guard.where is None and status != "stopped")
     test_accuracy = None
     if final is not None:
-        from cnnlib.operations import evaluate_loaded
+        from cnnlib.operations import calibrate_run, evaluate_loaded
 
-        report = evaluate_loaded(run, final, dataset, "test")
-        test_accuracy = float(report["accuracy"])
+        calibrate_run(run, final, dataset)  # first, so the saved test evaluation is the calibrated one
+        test_accuracy = float(evaluate_loaded(run, final, dataset, "test")["accuracy"])
     elif status == "completed":
         status, error = "failed", "no model was saved"
-
+    epochs_done = len(parts["history"].rows)
     run.update_info(status=status, error=error, pid=None, epochs_done=epochs_done,
                     train_seconds=round(train_seconds, 2), test_accuracy=test_accuracy,
                     best_epoch=best.best_epoch, finished=now_iso())
-    writer.write("end", status=status, error=error, test_accuracy=test_accuracy, train_seconds=train_seconds)
+    parts["writer"].write("end", status=status, error=error, test_accuracy=test_accuracy, train_seconds=train_seconds)
     if status in ("completed", "stopped"):
         import shutil
 

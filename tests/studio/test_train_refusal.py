@@ -1,0 +1,133 @@
+"""In a real browser: the Train page refuses a request that cannot train, before any job starts.
+
+A real ``streamlit run`` server and headless Debian Chromium. Run alone (one browser at a
+time): ``python -m pytest tests/app/test_train_refusal.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apptest_files import PROJECT, png_bytes
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, goto, no_exception, wait_idle  # noqa: E402
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("refusal-server") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **app_env}, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            if "You can now view" in log_path.read_text(errors="replace"):  # our server, not a reused port's
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    pass
+            assert time.time() < deadline, "streamlit did not start:\n" + log_path.read_text()
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(120_000)
+        tab.goto(server)
+        wait_idle(tab)
+        yield tab
+        context.close()
+        browser.close()
+
+
+def _jobs(app_env: dict[str, str]) -> set[str]:
+    jobs = Path(app_env["CNNLIB_RUNS"]) / ".jobs"
+    return {path.name for path in jobs.iterdir()} if jobs.is_dir() else set()
+
+
+def _press_start_and_expect_refusal(page, words: str) -> None:  # noqa: ANN001
+    refusal = page.get_by_text(re.compile(f"This job cannot start: .*{words}"))
+    refusal.first.wait_for()  # shown as soon as the settings are drawn, before any click
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    time.sleep(1.0)  # a launch would happen in this rerun
+    wait_idle(page)
+    refusal.first.wait_for()
+    no_exception(page)
+
+
+def test_missing_folder_is_refused_on_the_page(page, app_env: dict[str, str]) -> None:  # noqa: ANN001
+    folder = Path(app_env["CNNLIB_DATA_ROOTS"]) / "pets"
+    for name in ("cat", "dog"):
+        (folder / name).mkdir(parents=True)
+        for index in range(4):
+            (folder / name / f"{index}.png").write_bytes(png_bytes((20, 20)))
+    goto(page, "Data")
+    page.get_by_text("Folder on the server").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Load dataset").click()
+    page.get_by_text(re.compile("Input size")).first.wait_for()
+    wait_idle(page)
+    shutil.rmtree(folder)  # moved away after it was chosen
+    before = _jobs(app_env)
+    goto(page, "Train")
+    _press_start_and_expect_refusal(page, "does not exist")
+    assert _jobs(app_env) == before, "a refused request must start no job"
+
+
+def test_architecture_too_big_for_the_data_is_refused(page, app_env: dict[str, str]) -> None:  # noqa: ANN001
+    goto(page, "Data")
+    page.get_by_text("Bundled digits").click()
+    wait_idle(page)
+    page.get_by_text("Options: input size, channels, split, subsampling").click()
+    page.get_by_text("Native image size").click()
+    wait_idle(page)
+    for label in ("Height", "Width"):
+        field = page.get_by_label(label, exact=True)
+        field.fill("8")
+        field.press("Enter")
+        wait_idle(page)
+    page.get_by_role("button", name="Load dataset").click()
+    page.get_by_text(re.compile("8×8×1")).first.wait_for()
+    wait_idle(page)
+    before = _jobs(app_env)
+    goto(page, "Train")
+    page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+    page.get_by_role("option", name="simple_cnn", exact=True).click()
+    wait_idle(page)
+    _press_start_and_expect_refusal(page, "simple_cnn needs images of at least 18x18 pixels")
+    assert _jobs(app_env) == before, "a refused request must start no job"

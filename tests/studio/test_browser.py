@@ -7,6 +7,7 @@ page to docs/screenshots/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,15 +44,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(app_env: dict[str, str], trained_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A fresh `streamlit run` server on a free port; yields its URL, stops it after."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **app_env}, stdout=log,
+        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **env}, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +76,12 @@ def server(app_env: dict[str, str], trained_runs: list[Path], tmp_path_factory: 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(app_env: dict[str, str], trained_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(app_env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +390,29 @@ def test_training_survives_closing_its_tab(browser_page, server: str, app_env: d
     goto(page, "Home")  # the run table is a canvas grid, so the store above is what is checked
     page.get_by_test_id("stDataFrame").first.wait_for()
     no_exception(page)
+
+
+NAV_TITLES = ["Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compare"]
+
+
+def test_every_page_url_opened_first_on_a_fresh_server_gets_the_apps_navigation(
+        app_env: dict[str, str], tmp_path: Path) -> None:
+    # A bookmark opened before anyone visited "/" once made Streamlit route a pages/ folder itself:
+    # lowercase file names in the menu, "streamlit app" among them, the tab titled after the file.
+    with _serve(app_env, tmp_path / "fresh.log") as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for title in ["Classify", *[t for t in NAV_TITLES if t != "Classify"]]:  # the reported URL first
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
+                page.set_default_timeout(LONG)
+                page.goto(f"{url}/{'' if title == 'Home' else title.lower()}")
+                page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
+                wait_idle(page)
+                links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+                assert [re.sub(r"^\W+", "", text).strip() for text in links] == NAV_TITLES, (title, links)
+                assert "cnnlib Studio" in page.title() or title in page.title(), page.title()
+                no_exception(page)
+                context.close()
+        finally:
+            browser.close()

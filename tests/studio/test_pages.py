@@ -17,7 +17,7 @@ TIMEOUT = 120
 
 
 def page(name: str) -> AppTest:
-    return AppTest.from_file(str(PROJECT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+    return AppTest.from_file(str(PROJECT / "views" / f"{name}.py"), default_timeout=TIMEOUT)
 
 
 def no_exception(at: AppTest) -> None:
@@ -31,7 +31,7 @@ def errors(at: AppTest) -> list[str]:
 def test_home_imports_no_tensorflow(app_env: dict[str, str]) -> None:
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({str(PROJECT / 'pages' / 'home.py')!r}).run(); "
+        f"at = AppTest.from_file({str(PROJECT / 'views' / 'home.py')!r}).run(); "
         "assert not at.exception, at.exception; "
         "assert 'tensorflow' not in sys.modules, 'home imported tensorflow'"
     )

@@ -129,4 +129,4 @@ for index, name in enumerate(dataset.class_names):
     st.markdown(f"**{name}** · {int((train.labels == index).sum())} training images")
     st.image([ui.display_image(train.images[i], 64) for i in picks], width=64)
 
-ui.page_link("pages/train.py", "Train a model on this dataset →", "🏋️")
+ui.page_link("views/train.py", "Train a model on this dataset →", "🏋️")

@@ -38,7 +38,7 @@ with right:
             st.session_state["home_launched"] = job.run_id
     if st.session_state.get("home_launched"):
         st.success(f"Training started: job `{st.session_state['home_launched']}`. It keeps running if you close this tab.")
-        ui.page_link("pages/train.py", "Watch it train live →", "📈")
+        ui.page_link("views/train.py", "Watch it train live →", "📈")
 
     st.subheader("Datasets")
     rows = [{"dataset": OFFLINE_SOURCE, "kind": "bundled, 8×8 gray", "available": "✅"}]

@@ -118,7 +118,8 @@ class NeighbourBank:
         """``1 - cos`` to the ``k``-th most similar bank row, per ``(N, D)`` feature row (0 to 2)."""
         similarities = _unit_rows(features) @ self.features.astype(np.float32).T
         kth = -np.partition(-similarities, self.k - 1, axis=1)[:, self.k - 1]
-        return (1.0 - kth).astype(np.float32)
+        # float16 bank rows can make a cosine a hair above 1: keep scores in their range
+        return np.clip(1.0 - kth, 0.0, 2.0).astype(np.float32)
 
 
 def bank_sample(labels: np.ndarray, size: int = BANK_SIZE, seed: int = 0) -> np.ndarray:
@@ -150,8 +151,9 @@ def fit_threshold(scores: np.ndarray, pass_rate: float = PASS_RATE) -> float:
     It is rounded up to 6 decimals (as saved in ``spec.json``), so rounding never fails an image.
     """
     values = np.asarray(scores, dtype=np.float64)
+    values = values[np.isfinite(values)]
     if values.size == 0:
-        raise DataError("cannot fit a familiarity threshold on zero images")
+        raise DataError("cannot fit a familiarity threshold on zero images (or on scores that are not finite)")
     return math.ceil(float(np.quantile(values, pass_rate, method="higher")) * 1e6) / 1e6
 
 

@@ -148,7 +148,10 @@ def calibrate_run(run: Run, model: Any = None, dataset: Any = None) -> float | N
     if len(dataset.val.labels) < MIN_CALIBRATION_IMAGES:
         return None
     predictor = predictor_for(run, model if model is not None else run.load_model())
-    temperature = round(fit_temperature(predictor.view_logits(dataset.val.images), dataset.val.labels), 6)
+    logits = predictor.view_logits(dataset.val.images)
+    if not np.isfinite(logits).all():  # a diverged model: nothing worth calibrating, its run says why
+        return None
+    temperature = round(fit_temperature(logits, dataset.val.labels), 6)
     threshold = _fit_familiarity(run, predictor, dataset)
     atomic_write_json(run.path / SPEC_FILE,
                       predictor.spec.with_temperature(temperature).with_ood_threshold(threshold).to_dict())

@@ -7,22 +7,17 @@ page to docs/screenshots/.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from apptest_files import PROJECT, jpeg_bytes, png_bytes, truncated_jpeg
+from live_server import serve
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
@@ -38,49 +33,9 @@ KNOWN_NOISE = re.compile(r"fonts\.(googleapis|gstatic)|_stcore/health|ERR_NAME_N
 LONG = 180_000  # ms: TensorFlow start-up and training on two shared cores
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """A fresh `streamlit run` server on a free port; yields its URL, stops it after."""
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **env}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            ready = "You can now view" in log_path.read_text(errors="replace")
-            if ready:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-            assert time.time() < deadline, "streamlit did not start:\n" + log_path.read_text()
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(app_env: dict[str, str], trained_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _serve(app_env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+    with serve(app_env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
         yield url
 
 
@@ -399,7 +354,7 @@ def test_every_page_url_opened_first_on_a_fresh_server_gets_the_apps_navigation(
         app_env: dict[str, str], tmp_path: Path) -> None:
     # A bookmark opened before anyone visited "/" once made Streamlit route a pages/ folder itself:
     # lowercase file names in the menu, "streamlit app" among them, the tab titled after the file.
-    with _serve(app_env, tmp_path / "fresh.log") as url, playwright.sync_playwright() as p:
+    with serve(app_env, tmp_path / "fresh.log") as url, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             for title in ["Classify", *[t for t in NAV_TITLES if t != "Classify"]]:  # the reported URL first

@@ -1,28 +1,24 @@
 """In a real browser: the Train page refuses a request that cannot train, before any job starts.
 
 A real ``streamlit run`` server and headless Debian Chromium. Run alone (one browser at a
-time): ``python -m pytest tests/app/test_train_refusal.py``.
+time): ``python -m pytest tests/studio/test_train_refusal.py``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apptest_files import PROJECT, png_bytes
+from apptest_files import png_bytes
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, goto, no_exception, wait_idle  # noqa: E402
+from live_server import serve  # noqa: E402
+from test_browser import CHROMIUM, CHROMIUM_ARGS, goto, no_exception, wait_idle  # noqa: E402
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
@@ -30,35 +26,8 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("refusal-server") / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **app_env}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            if "You can now view" in log_path.read_text(errors="replace"):  # our server, not a reused port's
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-            assert time.time() < deadline, "streamlit did not start:\n" + log_path.read_text()
-            time.sleep(0.3)
+    with serve(app_env, tmp_path_factory.mktemp("refusal-server") / "streamlit.log") as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,26 @@ def test_cli_budget_uses_the_recipe_and_flags_win() -> None:
     recipe = _request(["--arch", "cifar_fast", "--time-budget", "5"]).train
     overridden = _request(["--arch", "cifar_fast", "--time-budget", "5", "--lr", "0.01", "--augment", "none",
                            "--no-tta-flip", "--label-smoothing", "0"]).train
-    plain = _request(["--arch", "cifar_fast"]).train  # no budget: plain defaults
+    plain = _request(["--arch", "cifar_fast", "--data", "cifar10"]).train  # no budget: plain defaults
     assert (recipe.lr, recipe.augment, recipe.test_views, recipe.label_smoothing) == (3e-3, ("flip", "crop"), ("identity", "mirror"), 0.1)
     assert (overridden.lr, overridden.augment, overridden.test_views, overridden.label_smoothing) == (0.01, (), ("identity",), 0.0)
     assert (plain.lr, plain.augment, plain.test_views, plain.schedule) == (1e-3, (), ("identity",), "constant")
     assert recipe.epochs == 100_000 and recipe.schedule == "onecycle" and plain.epochs == 10
+
+
+def test_the_embedded_data_has_its_recipe_and_flags_still_win() -> None:
+    digits = _request([]).train  # `python -m cnnlib train`: digits, the default architecture
+    assert (digits.batch_size, digits.epochs, digits.schedule, digits.lr, digits.monitor) == \
+        (32, 20, "onecycle", 3e-3, "val_loss")
+    assert _request(["--epochs", "3", "--batch-size", "64"]).train.epochs == 3
+    assert _request(["--batch-size", "64"]).train.batch_size == 64
+    assert _request(["--optimizer", "sgd"]).train.lr == 0.05  # the recipe's lr is Adam's
+    budget = _request(["--time-budget", "5"]).train  # a budget's recipe replaces the data's
+    assert budget.batch_size is None and budget.monitor == "val_accuracy"
+    from app.jobs import DEMO  # the Home one-click demo resolves to the same recipe
+
+    demo = resolve_defaults(DEMO["data"], DEMO["model"], DEMO["train"]).train
+    assert (demo.batch_size, demo.epochs, demo.schedule) == (32, 20, "onecycle")
 
 
 def test_optimizer_picks_its_defaults_everywhere() -> None:

@@ -50,26 +50,43 @@ BUDGET_EPOCHS = 100_000
 BUDGET_SCHEDULE = "onecycle"
 
 
-def resolve_train_settings(given: dict[str, Any], arch: str) -> dict[str, Any]:
+#: Recipes for the embedded data when no time budget is set: what the default request trains.
+#: digits has 1,439 training images, so the architecture's batch of 256 made 6 updates an
+#: epoch and the weights' seed decided the result (test 0.9609-0.9944 over seeds 0-2 at
+#: batch 256, 10 epochs, constant 1e-3). Batch 32, 20 epochs of one-cycle at 3e-3 and the
+#: checkpoint of lowest validation loss (179 validation images tie at 99-100% accuracy,
+#: and the first tie was an undertrained epoch) gave >= 0.98 on every seed tried (README).
+SOURCE_RECIPES: dict[str, dict[str, Any]] = {
+    "digits": {"batch_size": 32, "epochs": 20, "schedule": "onecycle", "lr": 3e-3, "monitor": "val_loss"},
+}
+
+
+def _recipe(values: dict[str, Any], arch: str, source: str | None) -> dict[str, Any]:
+    if values.get("time_budget_minutes"):
+        recipe = budget_recipe(arch)
+        recipe.setdefault("schedule", BUDGET_SCHEDULE)
+    else:
+        recipe = dict(SOURCE_RECIPES.get(str(source), {}))
+    if values.get("optimizer", "adam") != "adam":  # a recipe's lr is Adam's peak
+        recipe.pop("lr", None)
+    return recipe
+
+
+def resolve_train_settings(given: dict[str, Any], arch: str, source: str | None = None) -> dict[str, Any]:
     """Fill the ``TrainConfig`` fields the user did not set, from what they did set.
 
     A time budget fills the architecture's recipe (``BUDGET_RECIPES``) and a schedule;
-    ``TrainConfig`` itself fills the optimizer's learning rate and weight decay and the
-    epoch count from the tables here. Fields the user set always win.
+    without one, the embedded data's recipe (``SOURCE_RECIPES``) applies. ``TrainConfig``
+    itself fills the optimizer's learning rate and weight decay and the epoch count from
+    the tables here. Fields the user set always win.
 
     Args:
         given: Only the ``TrainConfig`` fields the user chose (None counts as not chosen).
-        arch: The architecture name (recipes are per architecture).
+        arch: The architecture name (budget recipes are per architecture).
+        source: The data source (the embedded data has its own recipe).
 
     Returns:
         ``TrainConfig`` keyword arguments.
     """
     values = {key: value for key, value in given.items() if value is not None}
-    optimizer = values.get("optimizer", "adam")
-    if values.get("time_budget_minutes"):
-        recipe = budget_recipe(arch)
-        if optimizer != "adam":  # the recipe's lr is Adam's peak
-            recipe.pop("lr", None)
-        recipe.setdefault("schedule", BUDGET_SCHEDULE)
-        values = {**recipe, **values}
-    return values
+    return {**_recipe(values, arch, source), **values}

@@ -114,7 +114,7 @@ def resolve_defaults(data: DataConfig | dict[str, Any], model: dict[str, Any] | 
         data: A ``DataConfig`` or its fields (``source`` required).
         model: Model options; ``arch`` defaults to ``recipes.DEFAULT_ARCH``.
         train: Only the ``TrainConfig`` fields the user chose (None = not chosen); the rest
-            follow ``recipes.resolve_train_settings`` (optimizer and time-budget defaults).
+            follow ``recipes.resolve_train_settings`` (optimizer, time-budget and data defaults).
         name: A label for the run id.
         run_id: The exact run id to create.
 
@@ -124,7 +124,7 @@ def resolve_defaults(data: DataConfig | dict[str, Any], model: dict[str, Any] | 
     data_config = data if isinstance(data, DataConfig) else _data_config(data)
     options = {key: value for key, value in (model or {}).items() if value is not None}
     options.setdefault("arch", DEFAULT_ARCH)
-    settings = resolve_train_settings(dict(train or {}), options["arch"])
+    settings = resolve_train_settings(dict(train or {}), options["arch"], data_config.source)
     return TrainRequest(data=data_config, model=options, train=TrainConfig.from_dict(settings), name=name or None,
                         run_id=run_id)
 

@@ -37,8 +37,8 @@ def test_cli_budget_uses_the_recipe_and_flags_win() -> None:
 
 def test_the_embedded_data_has_its_recipe_and_flags_still_win() -> None:
     digits = _request([]).train  # `python -m cnnlib train`: digits, the default architecture
-    assert (digits.batch_size, digits.epochs, digits.schedule, digits.lr, digits.monitor) == \
-        (32, 20, "onecycle", 3e-3, "val_loss")
+    assert (digits.batch_size, digits.epochs, digits.schedule, digits.lr, digits.monitor, digits.label_smoothing) == \
+        (32, 20, "onecycle", 3e-3, "val_loss", 0.1)
     assert _request(["--epochs", "3", "--batch-size", "64"]).train.epochs == 3
     assert _request(["--batch-size", "64"]).train.batch_size == 64
     assert _request(["--optimizer", "sgd"]).train.lr == 0.05  # the recipe's lr is Adam's

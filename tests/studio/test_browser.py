@@ -222,9 +222,11 @@ def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:
 
 
 def _choose(page, label: str, option: str) -> None:  # noqa: ANN001
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the Streamlit selectbox labelled ``label`` (typed, so no list has to open in time)."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.locator("input").click()
+    box.locator("input").fill(option)
+    page.keyboard.press("Enter")
     wait_idle(page)
 
 
@@ -351,23 +353,20 @@ NAV_TITLES = ["Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compa
 
 
 def test_every_page_url_opened_first_on_a_fresh_server_gets_the_apps_navigation(
-        app_env: dict[str, str], tmp_path: Path) -> None:
+        browser_page, app_env: dict[str, str], tmp_path: Path) -> None:  # noqa: ANN001
     # A bookmark opened before anyone visited "/" once made Streamlit route a pages/ folder itself:
     # lowercase file names in the menu, "streamlit app" among them, the tab titled after the file.
-    with serve(app_env, tmp_path / "fresh.log") as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            for title in ["Classify", *[t for t in NAV_TITLES if t != "Classify"]]:  # the reported URL first
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = context.new_page()
-                page.set_default_timeout(LONG)
-                page.goto(f"{url}/{'' if title == 'Home' else title.lower()}")
-                page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
-                wait_idle(page)
-                links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-                assert [re.sub(r"^\W+", "", text).strip() for text in links] == NAV_TITLES, (title, links)
-                assert "cnnlib Studio" in page.title() or title in page.title(), page.title()
-                no_exception(page)
-                context.close()
-        finally:
-            browser.close()
+    browser = browser_page.context.browser  # one Playwright per thread: reuse the module's browser
+    with serve(app_env, tmp_path / "fresh.log") as url:
+        for title in ["Classify", *[t for t in NAV_TITLES if t != "Classify"]]:  # the reported URL first
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.set_default_timeout(LONG)
+            page.goto(f"{url}/{'' if title == 'Home' else title.lower()}")
+            page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
+            wait_idle(page)
+            links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+            assert [re.sub(r"^\W+", "", text).strip() for text in links] == NAV_TITLES, (title, links)
+            assert "cnnlib Studio" in page.title() or title in page.title(), page.title()
+            no_exception(page)
+            context.close()

@@ -60,6 +60,7 @@ def reports(model: keras.Model, digits: tuple, tmp_path_factory: pytest.TempPath
     return {fmt: export_tflite(model, fmt, out / f"{fmt}.tflite", representative, x_test, y_test) for fmt in TFLITE_FORMATS}
 
 
+@pytest.mark.slow  # four conversions and their verification: ~11 s (the fast tier exports in the registry smoke test)
 @pytest.mark.parametrize("fmt", TFLITE_FORMATS)
 def test_every_format_is_written_and_agrees_with_keras(reports: dict, fmt: str, digits: tuple) -> None:
     report = reports[fmt]
@@ -73,6 +74,7 @@ def test_every_format_is_written_and_agrees_with_keras(reports: dict, fmt: str, 
     assert not list(path.parent.glob(".*.tmp"))  # atomic write left no temp file
 
 
+@pytest.mark.slow
 def test_int8_is_small_and_accurate(reports: dict) -> None:
     int8, float32 = reports["tflite-int8"], reports["tflite-float32"]
     assert int8["bytes"] <= 0.35 * float32["bytes"]
@@ -82,6 +84,7 @@ def test_int8_is_small_and_accurate(reports: dict) -> None:
     assert reports["tflite-float32"]["agreement"] == 1.0
 
 
+@pytest.mark.slow
 def test_classifier_takes_raw_uint8_pixels(reports: dict, model: keras.Model, digits: tuple) -> None:
     x_test = digits[2][:20]
     int8 = TFLiteClassifier(reports["tflite-int8"]["path"])

@@ -263,7 +263,9 @@ def request_from_args(args: argparse.Namespace) -> Any:
     model = given(list(model_option_names()), {})
     train = given([item.name for item in fields(TrainConfig)], _TRAIN_RENAMES)
     if args.tta_flip is not None and "test_views" not in train:
-        train["test_views"] = ("identity", "mirror") if args.tta_flip else ("identity",)
+        from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS
+
+        train["test_views"] = MIRRORED_VIEWS if args.tta_flip else DEFAULT_VIEWS
     if args.request:
         if data or model or train:
             raise ConfigError(f"a saved request ({args.request}) holds every setting; give it without "

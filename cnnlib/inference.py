@@ -24,7 +24,7 @@ import numpy as np
 
 from cnnlib.errors import CnnlibError, DataError
 from cnnlib.runs import Run
-from cnnlib.spec import InputSpec
+from cnnlib.spec import DEFAULT_VIEWS, InputSpec
 
 #: Confidence bands, highest first: (lowest top-1 confidence, words).
 BANDS = ((0.90, "very confident"), (0.70, "fairly sure"), (0.50, "leaning towards it"), (0.00, "unsure"))
@@ -109,7 +109,7 @@ def _views_logits_model(classifier: Any, spec: InputSpec) -> tuple[Any, Any]:
 
     inputs = keras.Input(spec.shape, name="image")
     stacked = inputs
-    if spec.views != ("identity",):
+    if spec.views != DEFAULT_VIEWS:
         stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
     return inputs, logits_model(classifier)(stacked)
 
@@ -125,10 +125,10 @@ def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool) -> tuple[A
     head = _softmax_head(classifier)
     inputs = keras.Input(spec.shape, name="image")
     stacked = inputs
-    if spec.views != ("identity",):
+    if spec.views != DEFAULT_VIEWS:
         stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
     features = keras.Model(classifier.inputs, head.input, name=f"{classifier.name}_features")(stacked)
-    if spec.views != ("identity",):
+    if spec.views != DEFAULT_VIEWS:
         features = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(features)
     logits = _linear_copy(head, features)
     if calibrated and spec.temperature is not None:
@@ -160,7 +160,7 @@ def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -
     import keras
 
     _check_matches(classifier, spec)
-    if spec.views == ("identity",) and (spec.temperature is None or not calibrated):
+    if spec.views == DEFAULT_VIEWS and (spec.temperature is None or not calibrated):
         return classifier
     inputs, answer, _ = _answer_graph(classifier, spec, calibrated)
     return keras.Model(inputs, answer, name=f"{classifier.name}_inference")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnlib.spec import MIRRORED_VIEWS
+
 BUDGET_RECIPES: dict[str, dict[str, Any]] = {
     # Why each field: flip+crop is what a 234k-param net needs to pass 85% without
     # overfitting in 10-40 epochs; label smoothing 0.1 and one-cycle are the standard
@@ -19,7 +21,7 @@ BUDGET_RECIPES: dict[str, dict[str, Any]] = {
         "lr": 3e-3,
         "augment": ("flip", "crop"),
         "label_smoothing": 0.1,
-        "test_views": ("identity", "mirror"),
+        "test_views": MIRRORED_VIEWS,
         "schedule": "onecycle",
     },
 }

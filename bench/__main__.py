@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
     "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),
+    "audit": ("bench.audit:run_audit", "data audit: planted-fixture recall/precision per kind; CIFAR-10 leakage share"),
     "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
 }
 IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "ood", "app")

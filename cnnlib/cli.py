@@ -115,6 +115,26 @@ def _resize_stages(text: str) -> tuple[tuple[int, float], ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _exclusion_list(path: str) -> tuple[str, ...]:
+    from cnnlib.audit.exclusions import read_exclusions
+    from cnnlib.errors import ConfigError
+
+    try:
+        return read_exclusions(path)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _kind_list(text: str) -> tuple[str, ...]:
+    from cnnlib.audit.findings import KINDS
+
+    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"expected finding kinds among {', '.join(KINDS)}; received {text!r}")
+    return kinds
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser (also used to document the CLI in the README)."""
     parser = _Parser(prog="python -m cnnlib", description="Build, train, evaluate, explain and export CNN classifiers.")
@@ -151,6 +171,9 @@ def _add_data_flags(group: Any) -> None:
     group.add_argument("--test-fraction", type=_positive_float, help="share held out for testing (default 0.1)")
     group.add_argument("--split-seed", type=int, help="seeds the train/val/test split (default 0, whatever --seed is)")
     group.add_argument("--max-per-class", type=int, help="use at most this many images per class")
+    group.add_argument("--exclude", type=_exclusion_list, metavar="FILE",
+                       help="leave out the example ids listed in FILE (one per line, as `audit --write-exclusions` "
+                            "writes); the files stay untouched")
 
 
 def _add_model_flags(group: Any) -> None:
@@ -228,6 +251,14 @@ def _add_file_commands(sub: Any) -> None:
     explain.add_argument("--target", help="class name or index to explain (default: the predicted class)")
     explain.add_argument("--out", required=True, help="output .png path")
     explain.add_argument("--runs")
+
+    audit = sub.add_parser("audit", help="find duplicates, leakage, label problems and poor images in a dataset")
+    audit.add_argument("source", help="digits | mnist | fashion_mnist | cifar10 | DIR | ZIP")
+    audit.add_argument("--write-exclusions", metavar="FILE",
+                       help="write the ids that excluding the findings leaves out, for `train --exclude FILE`")
+    audit.add_argument("--kinds", type=_kind_list,
+                       help="with --write-exclusions: only these finding kinds, comma-separated (default: all)")
+    audit.add_argument("--out", metavar="FILE", help="also save the full report as JSON")
 
     report = sub.add_parser("report", help="write the run's model card (HTML and Markdown)")
     report.add_argument("run")
@@ -377,6 +408,26 @@ def _cmd_report(args: argparse.Namespace) -> Any:
     return write_model_card(open_run(args.run, args.runs), args.out, args.runs)
 
 
+def _cmd_audit(args: argparse.Namespace) -> Any:
+    from cnnlib.audit import KIND_TITLES, audit_source, exclusions_for, write_exclusions
+    from cnnlib.io import atomic_write_json
+
+    report = audit_source(args.source, progress=lambda line: sys.stderr.write(line + "\n"))
+    for kind, count in report.counts().items():
+        sys.stderr.write(f"{count:>7,}  {KIND_TITLES[kind]}\n")
+    for line in [*(f"unreadable: {item['path']}: {item['reason']}" for item in report.unreadable), *report.notes]:
+        sys.stderr.write(f"note: {line}\n")
+    result = report.to_dict()
+    if args.write_exclusions:
+        ids = exclusions_for(report.findings, args.kinds)
+        write_exclusions(args.write_exclusions, ids, args.source)
+        result["exclusions"] = {"path": str(args.write_exclusions), "count": len(ids)}
+        sys.stderr.write(f"wrote {len(ids):,} ids to {args.write_exclusions}; train with --exclude {args.write_exclusions}\n")
+    if args.out:
+        atomic_write_json(args.out, result)
+    return result
+
+
 def _cmd_archs(args: argparse.Namespace) -> Any:
     from cnnlib.models import list_architectures
 
@@ -390,7 +441,7 @@ def _cmd_runs(args: argparse.Namespace) -> Any:
 
 
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "export": _cmd_export, "predict": _cmd_predict,
-            "explain": _cmd_explain, "report": _cmd_report, "archs": _cmd_archs, "runs": _cmd_runs}
+            "explain": _cmd_explain, "report": _cmd_report, "audit": _cmd_audit, "archs": _cmd_archs, "runs": _cmd_runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -403,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # default kernels (docs/BENCHMARKS.md, "oneDNN"). TensorFlow reads the variable once,
         # at import, so it must be set before the import below. An explicit value wins.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-    if args.command != "runs":
+    if args.command not in ("runs", "audit"):
         _import_tensorflow_quietly()
     try:
         # Libraries print progress to stdout (tf-keras-vis' Score-CAM, the TFLite

@@ -30,6 +30,9 @@ class DataConfig:
         test_fraction: share of each class held out for testing (when not pre-split).
         seed: seeds the stratified split and the ``max_per_class`` subsample.
         max_per_class: cap on images per class in each given split (quick runs).
+        exclude: example ids (paths relative to the source root, or ``"digits:12"``) left
+            out of every split, e.g. the findings of ``python -m cnnlib audit``; the files
+            themselves are never touched.
     """
 
     source: str
@@ -39,6 +42,7 @@ class DataConfig:
     test_fraction: float = 0.1
     seed: int = 0
     max_per_class: int | None = None
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str) or not self.source.strip():
@@ -61,11 +65,15 @@ class DataConfig:
             raise ConfigError(f"seed must be an int. Received: seed={self.seed!r}")
         if self.max_per_class is not None and (not isinstance(self.max_per_class, int) or self.max_per_class < 1):
             raise ConfigError(f"max_per_class must be a positive int or None. Received: max_per_class={self.max_per_class!r}")
+        if isinstance(self.exclude, str) or not all(isinstance(item, str) for item in self.exclude):
+            raise ConfigError(f"exclude must be a list of file paths. Received: exclude={self.exclude!r}")
+        object.__setattr__(self, "exclude", tuple(sorted(set(self.exclude))))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``image_size`` as a list)."""
         data = dataclasses.asdict(self)
         data["image_size"] = list(self.image_size) if self.image_size is not None else None
+        data["exclude"] = list(self.exclude)
         return data
 
     @classmethod

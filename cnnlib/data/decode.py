@@ -44,6 +44,8 @@ class Decoded:
         channels: channels used.
         sizes: native sizes found, keyed ``"WxH"``.
         modes: Pillow modes found in the files (before normalization).
+        native_sizes: ``int32`` ``(N, 2)``, each file's own ``(height, width)``
+            (zeros where it could not be read); the audit's "tiny image" check reads it.
     """
 
     images: np.ndarray
@@ -53,6 +55,7 @@ class Decoded:
     channels: int
     sizes: Counter[str] = field(default_factory=Counter)
     modes: Counter[str] = field(default_factory=Counter)
+    native_sizes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int32))
 
 
 def max_dataset_bytes() -> int:
@@ -213,6 +216,7 @@ def decode_files(
     out = np.zeros((count, size[0], size[1], channels), dtype=np.uint8)
     ok = np.array([item.error is None for item in done], dtype=bool)
     errors = [(index, item.error) for index, item in enumerate(done) if item.error is not None]
+    native_sizes = np.array([(item.height, item.width) for item in done], dtype=np.int32).reshape(count, 2)
     redo = _place_decoded(done, out, size, channels)
     if redo:
         def second(start: int, stop: int) -> None:
@@ -225,7 +229,7 @@ def decode_files(
 
         _run_chunks(second, len(redo), workers, progress, "resizing")
         errors.sort()
-    return Decoded(out, ok, errors, size, channels, sizes, modes)
+    return Decoded(out, ok, errors, size, channels, sizes, modes, native_sizes)
 
 
 def _place_decoded(items: list[_Item], out: np.ndarray, size: tuple[int, int], channels: int) -> list[int]:

@@ -38,17 +38,25 @@ def load_dataset(config: DataConfig, progress: Progress = None) -> Dataset:
         DataError: missing or unusable source, fewer than 2 classes, an empty
             class, no readable images, failed download, or too much memory.
     """
-    source = config.source
-    if source in SOURCES_BUILTIN:
+    if config.source in SOURCES_BUILTIN:
         return _load_builtin(config, progress)
+    return _load_folder(folder_root(config.source, progress), config, progress)
+
+
+def folder_root(source: str, progress: Progress = None) -> Path:
+    """The folder a folder or zip source's example ids are relative to (a zip is extracted once, cached).
+
+    Raises:
+        DataError: the source does not exist, or is a file other than a .zip.
+    """
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"data source not found; expected {ACCEPTED}. Received: source={source!r}")
     if path.is_dir():
-        return _load_folder(path, config, progress)
+        return path
     if path.is_file() and path.suffix.lower() == ".zip":
         _report(progress, f"extracting {path.name}")
-        return _load_folder(folder.unwrap(extract_cached(path)), config, progress)
+        return folder.unwrap(extract_cached(path))
     raise DataError(f"cannot use this file as a dataset; expected {ACCEPTED}. Received: source={source!r}")
 
 
@@ -57,27 +65,73 @@ def _report(progress: Progress, message: str) -> None:
         progress(message)
 
 
-def _load_folder(root: Path, config: DataConfig, progress: Progress) -> Dataset:
-    _report(progress, f"scanning {root}")
+def list_folder(root: Path) -> tuple[list[str], dict[str, dict[str, list[str]]], dict[str, str] | None]:
+    """The classes and the files of each given split of a folder source, without decoding.
+
+    Args:
+        root: the (unwrapped) dataset folder.
+
+    Returns:
+        ``(class_names, given, layout)``: ``given`` maps ``"all"`` (flat layout) or each
+        folder split (``"train"``, ``"test"``, maybe ``"val"``) to ``{class: [id, ...]}``,
+        ids being paths relative to ``root``; ``layout`` is ``folder.split_dirs(root)``.
+
+    Raises:
+        DataError: fewer than 2 classes, an empty class, or classes only outside train/.
+    """
     layout = folder.split_dirs(root)
     given: dict[str, dict[str, list[str]]] = {}
     if layout is None:
         given["all"] = folder.scan_classes(root)
-        class_names = _check_classes(given["all"], root)
-    else:
-        for split_name, dirname in layout.items():
-            given[split_name] = {
-                name: [f"{dirname}/{relpath}" for relpath in files]
-                for name, files in folder.scan_classes(root / dirname).items()
-            }
-        class_names = _check_classes(given["train"], root / layout["train"])
-        for split_name in ("val", "test"):
-            extra = sorted(set(given.get(split_name, {})) - set(class_names))
-            if extra:
-                raise DataError(
-                    f"{root / layout[split_name]} has classes that train/ lacks; every class needs training images. "
-                    f"Received: {extra}"
-                )
+        return _check_classes(given["all"], root), given, None
+    for split_name, dirname in layout.items():
+        given[split_name] = {
+            name: [f"{dirname}/{relpath}" for relpath in files]
+            for name, files in folder.scan_classes(root / dirname).items()
+        }
+    class_names = _check_classes(given["train"], root / layout["train"])
+    for split_name in ("val", "test"):
+        extra = sorted(set(given.get(split_name, {})) - set(class_names))
+        if extra:
+            raise DataError(
+                f"{root / layout[split_name]} has classes that train/ lacks; every class needs training images. "
+                f"Received: {extra}"
+            )
+    return class_names, given, layout
+
+
+def _apply_exclusions(given: dict[str, dict[str, list[str]]], exclude: tuple[str, ...],
+                      source: str) -> dict[str, int]:
+    """Drop the excluded ids from ``given`` in place; the user's files stay untouched.
+
+    Returns:
+        ``{"excluded": n, "not_found": m}`` for the split record (empty without exclusions).
+    """
+    if not exclude:
+        return {}
+    wanted = set(exclude)
+    dropped = 0
+    for classes in given.values():
+        for name, ids in classes.items():
+            kept = [item for item in ids if item not in wanted]
+            dropped += len(ids) - len(kept)
+            classes[name] = kept
+    missing = len(wanted) - dropped
+    if missing > 0:
+        warnings.warn(f"{source}: {missing:,} excluded file(s) are no longer in the dataset; they were ignored",
+                      UserWarning, stacklevel=4)
+    for split_name, classes in given.items():
+        empty = [name for name, ids in classes.items() if not ids and split_name in ("all", "train")]
+        if empty:
+            raise DataError(f"{source}: the exclusions leave no training images in class(es) {empty}; "
+                            f"exclude fewer files. Received: {len(exclude):,} exclusions")
+    return {"excluded": dropped, "not_found": max(0, missing)}
+
+
+def _load_folder(root: Path, config: DataConfig, progress: Progress) -> Dataset:
+    _report(progress, f"scanning {root}")
+    class_names, given, layout = list_folder(root)
+    excluded = _apply_exclusions(given, config.exclude, str(root))
 
     index_of = {name: index for index, name in enumerate(class_names)}
     pools: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -88,6 +142,7 @@ def _load_folder(root: Path, config: DataConfig, progress: Progress) -> Dataset:
         pools[split_name] = ([ids[i] for i in keep], labels[keep])
 
     parts, record = _plan_splits(pools, config, layout)
+    record.update(excluded)
     order = [part for part in SPLITS]
     all_ids = [item for name in order for item in parts[name][0]]
     prefix = os.path.join(str(root), "")  # string joins: pathlib costs ~0.3 s per 60,000 files
@@ -173,7 +228,8 @@ def _load_builtin(config: DataConfig, progress: Progress) -> Dataset:
     _report(progress, f"loading {name}")
     if name == builtin.OFFLINE_SOURCE:
         images, labels = builtin.load_digits()
-        keep = splitting.subsample(labels, config.max_per_class, config.seed)
+        keep = _not_excluded(splitting.subsample(labels, config.max_per_class, config.seed), "digits:{}",
+                             config.exclude)
         index = splitting.stratified_split(labels[keep], {"val": config.val_fraction, "test": config.test_fraction},
                                            config.seed)
         parts = {part: (images[keep[idx]], labels[keep[idx]], [f"digits:{i}" for i in keep[idx]])
@@ -183,7 +239,8 @@ def _load_builtin(config: DataConfig, progress: Progress) -> Dataset:
         arrays = builtin.load_keras(name)
         pools = {}
         for part, (images, labels) in arrays.items():
-            keep = splitting.subsample(labels, config.max_per_class, config.seed)
+            keep = _not_excluded(splitting.subsample(labels, config.max_per_class, config.seed),
+                                 f"{name}:{part}:{{}}", config.exclude)
             pools[part] = (images[keep], labels[keep], [f"{name}:{part}:{i}" for i in keep])
         train_images, train_labels, train_ids = pools["train"]
         index = splitting.stratified_split(train_labels, {"val": config.val_fraction}, config.seed)
@@ -205,6 +262,14 @@ def _load_builtin(config: DataConfig, progress: Progress) -> Dataset:
     mode = "L" if native_channels == 1 else "RGB"
     return _assemble(config, builtin.CLASS_NAMES[name], size, channels, splits, record,
                      {f"{native[1]}x{native[0]}": total}, {mode: total}, [])
+
+
+def _not_excluded(keep: np.ndarray, id_pattern: str, exclude: tuple[str, ...]) -> np.ndarray:
+    """``keep`` without the indices whose built-in id (``id_pattern.format(i)``) is excluded."""
+    if not exclude:
+        return keep
+    wanted = set(exclude)
+    return keep[[id_pattern.format(int(i)) not in wanted for i in keep]]
 
 
 def _reshape(images: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from cnnlib.errors import DataError
 
@@ -90,3 +91,21 @@ def save_upload(data: bytes, name: str) -> Path:
 
         atomic_write_bytes(path, data)
     return path
+
+
+def split_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """A loaded dataset's split record in words, one ``(what, value)`` row each, for the Data page."""
+    method = str(record.get("method") or "-")
+    words = {"stratified": "carved at random, the same share of every class",
+             "given": "as the folders give them (train/, val/, test/)"}.get(method, method)
+    rows = [("how", words), ("seed", str(record.get("seed", "-")))]
+    if "given" not in method or "carved" in method:
+        rows.append(("validation share", f"{float(record.get('val_fraction') or 0):.0%}"))
+    if method == "stratified":
+        rows.append(("test share", f"{float(record.get('test_fraction') or 0):.0%}"))
+    if record.get("max_per_class"):
+        rows.append(("at most per class", f"{int(record['max_per_class']):,}"))
+    rows += [(f"{name} images", f"{int(count):,}") for name, count in (record.get("counts") or {}).items()]
+    if record.get("excluded"):
+        rows.append(("left out (audit)", f"{int(record['excluded']):,}"))
+    return rows

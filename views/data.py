@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from app import plots, state, ui
+from app.audit_panel import audit_panel
 from app.cache import load_dataset_cached
-from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload
+from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload, split_rows
 from cnnlib.data.builtin import OFFLINE_SOURCE
 from cnnlib.data.config import SOURCES_BUILTIN, SPLITS
 from cnnlib.spec import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
@@ -66,6 +67,7 @@ with st.expander("Options: input size, channels, split, subsampling"):
     max_per_class = c3.number_input("Max images per class (0 = all)", 0, 100_000, key=state.default("keep_data_max", 0))
     seed = c3.number_input("Split seed", 0, 10_000, key=state.default("keep_data_seed", 0))
 
+loaded = st.session_state.get("data_config") or {}
 if source and st.button("Load dataset", type="primary", key="data_load"):
     st.session_state["data_config"] = {
         "source": source,
@@ -75,11 +77,18 @@ if source and st.button("Load dataset", type="primary", key="data_load"):
         "test_fraction": float(test_fraction),
         "seed": int(seed),
         "max_per_class": int(max_per_class) or None,
+        # Exclusions chosen in the audit belong to their source: kept on a reload, dropped on a new one.
+        "exclude": list(loaded.get("exclude") or []) if loaded.get("source") == source else [],
     }
 
 config = st.session_state.get("data_config")
 if not config:
     st.info("Choose a source and press **Load dataset**.")
+    st.stop()
+if source and source != config["source"]:
+    # Never show the previous dataset under a new choice: the page would describe the wrong data.
+    st.info(f"Press **Load dataset** to look at `{Path(source).name}` "
+            f"(the dataset loaded now is `{Path(str(config['source'])).name}`).")
     st.stop()
 
 with ui.user_errors(), warnings.catch_warnings(record=True) as caught:
@@ -95,9 +104,11 @@ sizes = {name: len(dataset.split(name).labels) for name in SPLITS}
 cols = st.columns(5)
 cols[0].metric("Classes", len(dataset.class_names))
 cols[1].metric("Input size", f"{dataset.image_size[0]}×{dataset.image_size[1]}×{dataset.channels}")
-cols[2].metric("Train", sizes["train"])
-cols[3].metric("Validation", sizes["val"])
-cols[4].metric("Test", sizes["test"])
+cols[2].metric("Train", f"{sizes['train']:,}")
+cols[3].metric("Validation", f"{sizes['val']:,}")
+cols[4].metric("Test", f"{sizes['test']:,}")
+if dataset.split_record.get("excluded"):
+    st.caption(f"{dataset.split_record['excluded']:,} image(s) left out by the audit below (the files are untouched).")
 
 imbalance = summary.get("imbalance") or {}
 if imbalance.get("warning"):
@@ -117,7 +128,7 @@ c1.dataframe(pd.DataFrame(sorted((summary.get("image_sizes") or {}).items(), key
 c2.markdown("**Colour modes found**")
 c2.dataframe(pd.DataFrame(sorted((summary.get("modes") or {}).items()), columns=["mode", "images"]), hide_index=True)
 c3.markdown("**Split**")
-c3.json(dataset.split_record, expanded=False)
+c3.dataframe(pd.DataFrame(split_rows(dataset.split_record), columns=["", "value"]), hide_index=True)
 
 st.subheader("Samples per class")
 per_class = st.slider("Samples per class", 2, 12, key=state.default("keep_data_samples", 6))
@@ -128,5 +139,7 @@ for index, name in enumerate(dataset.class_names):
         continue
     st.markdown(f"**{name}** · {int((train.labels == index).sum())} training images")
     st.image([ui.display_image(train.images[i], 64) for i in picks], width=64)
+
+audit_panel(config)
 
 ui.page_link("views/train.py", "Train a model on this dataset →", "🏋️")

@@ -238,6 +238,9 @@ with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views,
 
 data = {key: value for key, value in data_config.items() if value is not None} if data_config.get("source") == source \
     else {"source": source}
+if data.get("exclude"):
+    st.caption(f"🔎 {len(data['exclude']):,} image(s) chosen in the Data page's audit are left out of this job "
+               "(the run records which).")
 model = {"arch": arch, "width": float(width), "dropout": float(dropout)}
 train = {
     "epochs": int(epochs), "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "schedule": schedule,

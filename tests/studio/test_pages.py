@@ -437,3 +437,51 @@ def test_explain_browses_test_images_by_class(trained_runs: list[Path]) -> None:
     at.number_input(key="explain_number_4").set_value(fours).run()
     no_exception(at)
     assert not errors(at)
+
+
+def test_data_audit_panel_finds_planted_problems_and_excludes_the_chosen_ones(app_env: dict[str, str]) -> None:
+    from bench.audit import PLANTS, plant_fixture
+
+    root = Path(app_env["CNNLIB_DATA_ROOTS"]) / "planted"
+    plant_fixture(root, seed=1)
+    at = page("data").run()
+    at.radio(key="keep_data_kind").set_value("Folder on the server").run()
+    at.selectbox(key="keep_data_folder").set_value(str(root.resolve())).run()
+    at.button(key="data_load").click().run()
+    no_exception(at)
+    at.button(key="audit_run").click().run()
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Exact copies"] == str(PLANTS["exact_duplicate"]) and metrics["Test leaks"] == str(PLANTS["cross_split_copy"])
+    assert any(f"Exact duplicates (same file content, same class): {PLANTS['exact_duplicate']}" in e.label for e in at.expander)
+    assert len(at.get("image")) >= 2, "findings show thumbnails"
+    pick = at.checkbox(key="audit_pick_exact_duplicate_0")
+    pick.check().run()
+    at.button(key="audit_all_cross_split_copy").click().run()
+    at.button(key="audit_apply").click().run()
+    no_exception(at)
+    excluded = at.session_state["data_config"]["exclude"]
+    assert len(excluded) == 1 + PLANTS["cross_split_copy"], excluded
+    assert all(not item.startswith("test/") for item in excluded), "a leaked test image keeps its place"
+    assert any("left out of training" in s.value for s in at.success)
+    train_count = int(next(m.value for m in at.metric if m.label == "Train").replace(",", ""))
+    at.button(key="audit_clear").click().run()
+    assert at.session_state["data_config"]["exclude"] == []
+    assert int(next(m.value for m in at.metric if m.label == "Train").replace(",", "")) > train_count
+
+
+def test_data_never_shows_the_previous_dataset_under_a_new_source(app_env: dict[str, str]) -> None:
+    at = page("data").run()
+    at.button(key="data_load").click().run()
+    at.radio(key="keep_data_kind").set_value("Keras dataset").run()
+    no_exception(at)
+    assert any("Press **Load dataset** to look at" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.metric, "the digits summary must not stay under the new choice"
+
+
+def test_train_page_says_how_many_audited_images_it_leaves_out(app_env: dict[str, str]) -> None:
+    at = page("train")
+    at.session_state["data_config"] = {"source": "digits", "exclude": ["digits:3", "digits:7"]}
+    at.run()
+    no_exception(at)
+    assert any("2 image(s) chosen in the Data page's audit" in c.value for c in at.caption)

@@ -393,3 +393,35 @@ def _class_index(target: str | int | None, names: list[str]) -> int | None:
     elif target in names:
         return names.index(target)
     raise ConfigError(f"unknown target class; expected one of: {', '.join(names)}. Received: target={target!r}")
+
+
+AUDIT_FILE = "audit.json"
+
+
+def audit_summary(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The data audit of ``run``'s source (counts, leakage share, notes; no findings), or None.
+
+    Audited once per source and kept beside the run's exports (``audit.json``; for a bundled
+    run under the store), so a model card does not re-read 60,000 images every time.
+
+    Returns:
+        ``cnnlib.audit.AuditReport.to_dict()`` without ``findings``, or None when the source
+        is not on this machine.
+    """
+    from cnnlib.audit import audit_source
+
+    source = str(run.config().get("data", {}).get("source", ""))
+    path = export_dir(run, runs_dir) / AUDIT_FILE
+    try:
+        saved = read_json(path)
+        if saved.get("source") == source:
+            return saved
+    except (OSError, ValueError):
+        pass  # not audited yet (or a damaged file: audit again)
+    try:
+        report = audit_source(source)
+    except DataError:
+        return None
+    summary = {key: value for key, value in report.to_dict().items() if key != "findings"}
+    atomic_write_json(path, summary)
+    return summary

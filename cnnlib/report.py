@@ -90,7 +90,26 @@ def _limits(run: Run, evaluation: dict[str, Any]) -> Section:
     return Section("Intended use and limits", lines)
 
 
-def _data(run: Run) -> Section:
+def _audit_paragraphs(run: Run, runs_dir: str | os.PathLike[str] | None) -> list[str]:
+    """What the data audit says about the run's source, and what training left out."""
+    from cnnlib.audit import KIND_TITLES
+    from cnnlib.operations import audit_summary
+
+    excluded = run.config().get("data", {}).get("exclude") or []
+    lines = [f"{len(excluded):,} images were left out of training after the data audit (listed in the run's "
+             "config.json)."] if excluded else []
+    audit = audit_summary(run, runs_dir)
+    if audit is None:
+        return lines + ["The data audit could not run: the source is not on this machine."]
+    found = "; ".join(f"{KIND_TITLES[kind].split(' (')[0].lower()}: {count:,}" for kind, count in audit["counts"].items())
+    lines.append(f"Data audit of {audit['images']:,} images: {found}.")
+    if audit.get("near_copy_share") is not None:
+        lines.append(f"{audit['near_copy_share']:.1%} of the source's test images copy a training image, so test "
+                     "accuracy is that much less a measure of new images.")
+    return lines + list(audit.get("notes") or [])
+
+
+def _data(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> Section:
     data = run.data_info()
     record, summary = data.get("split_record", {}), data.get("summary", {})
     counts = record.get("counts", {})
@@ -102,8 +121,7 @@ def _data(run: Run) -> Section:
     skipped = (summary.get("skipped") or {}).get("count", 0)
     if skipped:
         paragraphs.append(f"{skipped:,} unreadable files were skipped.")
-    paragraphs.append("No data audit has been run on this source (duplicates, leaks and suspected mislabels "
-                      "are not checked yet).")
+    paragraphs += _audit_paragraphs(run, runs_dir)
     per_split = summary.get("counts", {})
     rows = [[name, *(per_split.get(split, {}).get(name, 0) for split in ("train", "val", "test"))]
             for name in data.get("class_names", [])]
@@ -229,7 +247,7 @@ def model_card(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> list
     ensure_calibrated(run)
     predictor = load_predictor(run)
     evaluation, test_images = _evaluation_and_images(run, predictor)
-    return [_summary(run, evaluation), _limits(run, evaluation), _data(run), _metrics(evaluation),
+    return [_summary(run, evaluation), _limits(run, evaluation), _data(run, runs_dir), _metrics(evaluation),
             _calibration(evaluation), _familiarity(predictor, test_images), _exports(run, runs_dir),
             _gallery(predictor, evaluation, test_images), _training(run)]
 

@@ -48,6 +48,8 @@ def test_the_card_has_every_section_with_the_runs_facts(card: dict) -> None:
     assert "Expected calibration error on the test split" in markdown  # the digits run is calibrated on use
     assert "tflite-float32" in markdown and "100.00%" in markdown  # the export made above, with its parity
     assert "| uniform noise | far |" in markdown
+    assert "Data audit of 1,797 images: exact duplicates: 0" in markdown  # digits audited for the card
+    assert "too small to tell near-copies" in markdown
     page = Path(result["html"]).read_text()
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
     assert page.count("data:image/png;base64,") >= 1

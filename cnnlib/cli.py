@@ -174,6 +174,8 @@ def _add_data_flags(group: Any) -> None:
     group.add_argument("--exclude", type=_exclusion_list, metavar="FILE",
                        help="leave out the example ids listed in FILE (one per line, as `audit --write-exclusions` "
                             "writes); the files stay untouched")
+    group.add_argument("--extra-train", action="append", metavar="DIR",
+                       help="also train on the images of DIR/<class>/ (e.g. a run's field/ photos); repeatable")
 
 
 def _add_model_flags(group: Any) -> None:

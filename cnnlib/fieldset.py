@@ -127,3 +127,50 @@ def evaluate_field(run: Run, predictor: Any, runs_dir: str | os.PathLike[str] | 
     per_class = {name: int((truth == n).sum()) for n, name in enumerate(spec.class_names) if (truth == n).any()}
     return FieldResult(count=len(truth), accuracy=float((predicted == truth).mean()), per_class=per_class,
                        wrong=wrong, unreadable=unreadable)
+
+
+@dataclass(frozen=True)
+class FieldSetInfo:
+    """One run's field set, offered to a new training request on the same data.
+
+    Attributes:
+        run_id: the run that keeps the photos.
+        folder: the field set folder (``<class>/<file>``), for ``DataConfig.extra_train``.
+        count: photos in it.
+    """
+
+    run_id: str
+    folder: Path
+    count: int
+
+
+def _same_source(first: str, second: str) -> bool:
+    if first == second:
+        return True
+    try:
+        return Path(first).expanduser().resolve() == Path(second).expanduser().resolve()
+    except OSError:
+        return False
+
+
+def field_sets_for_source(source: str, runs_dir: str | os.PathLike[str] | None = None) -> list[FieldSetInfo]:
+    """Every run trained on ``source`` whose field set holds photos, newest run first."""
+    from cnnlib.images import IMAGE_EXTENSIONS
+
+    store = RunStore(runs_dir)
+    found: list[FieldSetInfo] = []
+    for info in store.list():
+        if info.get("status") == "damaged":
+            continue
+        run = store.get(info["path"])
+        try:
+            run_source = str(run.config().get("data", {}).get("source", ""))
+        except CnnlibError:
+            continue
+        folder = field_dir(run, runs_dir)
+        if not _same_source(run_source, source) or not folder.is_dir():
+            continue
+        count = sum(1 for path in folder.glob("*/*") if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file())
+        if count:
+            found.append(FieldSetInfo(run.id, folder, count))
+    return found

@@ -67,3 +67,42 @@ def test_the_gap_warning_needs_enough_photos_and_a_real_gap() -> None:
     assert "your photos differ" in low.gap_warning(0.9)
     assert low.gap_warning(0.5 + GAP_WARNING / 2) is None
     assert FieldResult(count=2, accuracy=0.0, per_class={"a": 2}).gap_warning(0.9) is None
+
+
+def _field_folder(root: Path, classes: dict[str, int]) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, count in classes.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for number in range(count):
+            Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(root / name / f"{number}.png")
+    return root
+
+
+def test_field_photos_join_only_the_training_split_of_a_new_request(tmp_path: Path) -> None:
+    from cnnlib.data import DataConfig, load_dataset
+    from cnnlib.training.request import resolve_defaults, validate_request
+
+    folder = _field_folder(tmp_path / "field", {"3": 2, "7": 3})
+    plain = load_dataset(DataConfig("digits"))
+    extended = load_dataset(DataConfig("digits", extra_train=(str(folder),)))
+    assert len(extended.train) == len(plain.train) + 5
+    assert len(extended.val) == len(plain.val) and len(extended.test) == len(plain.test)
+    assert extended.train.images.shape[1:] == plain.train.images.shape[1:]  # resized like the source
+    assert extended.split_record["extra_train"] == 5 and extended.fingerprint != plain.fingerprint
+    request = resolve_defaults({"source": "digits", "extra_train": [str(folder)]})
+    assert request.to_dict()["data"]["extra_train"] == [str(folder)]
+    validate_request(request)
+
+
+def test_field_photos_of_an_unknown_class_are_refused_before_training(tmp_path: Path) -> None:
+    from cnnlib.errors import DataError
+    from cnnlib.training.request import resolve_defaults, validate_request
+
+    folder = _field_folder(tmp_path / "field", {"3": 1, "cat": 1})
+    with pytest.raises(DataError, match="'cat'.*not among the dataset's classes"):
+        validate_request(resolve_defaults({"source": "digits", "extra_train": [str(folder)]}))
+    with pytest.raises(DataError, match="does not exist"):
+        validate_request(resolve_defaults({"source": "digits", "extra_train": [str(tmp_path / "gone")]}))

@@ -11,6 +11,7 @@ import streamlit as st
 from app import jobs, plots, state, ui
 from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
+from cnnlib.fieldset import field_sets_for_source
 from cnnlib.runs import Run
 from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS
 from cnnlib.training.config import MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
@@ -238,6 +239,16 @@ with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views,
 
 data = {key: value for key, value in data_config.items() if value is not None} if data_config.get("source") == source \
     else {"source": source}
+field_sets = field_sets_for_source(source)
+if field_sets:
+    offered = {f"{item.count:,} field photo(s) kept with run {item.run_id}": str(item.folder) for item in field_sets}
+    chosen = st.multiselect("Also train on your field photos (the uploads you labelled on Classify)", list(offered),
+                            key="train_field_sets",
+                            help="They join the training split only; the test split stays the dataset's own.")
+    if chosen:
+        data = {**data, "extra_train": [offered[label] for label in chosen]}
+        photos = sum(item.count for item in field_sets if str(item.folder) in data["extra_train"])
+        st.caption(f"📸 {photos:,} field photo(s) join the training split of this job.")
 if data.get("exclude"):
     st.caption(f"🔎 {len(data['exclude']):,} image(s) chosen in the Data page's audit are left out of this job "
                "(the run records which).")

@@ -33,6 +33,9 @@ class DataConfig:
         exclude: example ids (paths relative to the source root, or ``"digits:12"``) left
             out of every split, e.g. the findings of ``python -m cnnlib audit``; the files
             themselves are never touched.
+        extra_train: folders of class subfolders (``DIR/<class>/*.jpg``) whose images are
+            added to the training split only, e.g. a run's field set of the user's own photos;
+            their classes must be the source's.
     """
 
     source: str
@@ -43,6 +46,7 @@ class DataConfig:
     seed: int = 0
     max_per_class: int | None = None
     exclude: tuple[str, ...] = ()
+    extra_train: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str) or not self.source.strip():
@@ -68,12 +72,16 @@ class DataConfig:
         if isinstance(self.exclude, str) or not all(isinstance(item, str) for item in self.exclude):
             raise ConfigError(f"exclude must be a list of file paths. Received: exclude={self.exclude!r}")
         object.__setattr__(self, "exclude", tuple(sorted(set(self.exclude))))
+        if isinstance(self.extra_train, str) or not all(isinstance(item, str) for item in self.extra_train):
+            raise ConfigError(f"extra_train must be a list of folders. Received: extra_train={self.extra_train!r}")
+        object.__setattr__(self, "extra_train", tuple(dict.fromkeys(self.extra_train)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``image_size`` as a list)."""
         data = dataclasses.asdict(self)
         data["image_size"] = list(self.image_size) if self.image_size is not None else None
         data["exclude"] = list(self.exclude)
+        data["extra_train"] = list(self.extra_train)
         return data
 
     @classmethod

@@ -39,8 +39,53 @@ def load_dataset(config: DataConfig, progress: Progress = None) -> Dataset:
             class, no readable images, failed download, or too much memory.
     """
     if config.source in SOURCES_BUILTIN:
-        return _load_builtin(config, progress)
-    return _load_folder(folder_root(config.source, progress), config, progress)
+        dataset = _load_builtin(config, progress)
+    else:
+        dataset = _load_folder(folder_root(config.source, progress), config, progress)
+    return _add_extra_training(dataset, progress) if config.extra_train else dataset
+
+
+def _add_extra_training(dataset: Dataset, progress: Progress) -> Dataset:
+    """Append the images of ``config.extra_train`` folders to the training split (ids: absolute paths).
+
+    Raises:
+        DataError: a folder is missing, or holds a class the source does not have.
+    """
+    index_of = {name: index for index, name in enumerate(dataset.class_names)}
+    paths: list[str] = []
+    labels: list[int] = []
+    for extra in dataset.config.extra_train:
+        root = Path(extra).expanduser()
+        if not root.is_dir():
+            raise DataError(f"the extra training folder {extra!r} does not exist; choose a folder of class subfolders")
+        for name, files in folder.scan_classes(root).items():
+            if files and name not in index_of:
+                raise DataError(f"{extra}: class {name!r} is not one of the dataset's classes "
+                                f"({', '.join(dataset.class_names)}); rename or remove that folder")
+            paths += [str(root / relpath) for relpath in files]
+            labels += [index_of.get(name, -1)] * len(files)
+    if not paths:
+        dataset.split_record["extra_train"] = 0
+        return dataset
+    _report(progress, f"adding {len(paths):,} extra training images")
+    decoded = decode_files(paths, dataset.image_size, dataset.channels, progress=None, source="extra training images")
+    keep = np.flatnonzero(decoded.ok)
+    train = dataset.train
+    dataset.train = Split(np.concatenate([train.images, decoded.images[keep]]),
+                          np.concatenate([train.labels, np.asarray(labels, dtype=np.int64)[keep]]),
+                          [*train.ids, *(paths[index] for index in keep)])
+    dataset.split_record["extra_train"] = int(len(keep))
+    dataset.split_record.setdefault("counts", {})["train"] = len(dataset.train)
+    splits = {name: (dataset.split(name).ids, dataset.split(name).labels) for name in SPLITS}
+    dataset.fingerprint = fingerprint(dataset.class_names, splits)
+    before = dataset.summary.get("skipped") or {}
+    dataset.summary = summarize(dataset.class_names, {name: dataset.split(name).labels for name in SPLITS},
+                                dataset.summary.get("image_sizes", {}), dataset.summary.get("modes", {}),
+                                [f"{paths[index]}: {message}" for index, message in decoded.errors])
+    skipped = dataset.summary.setdefault("skipped", {"count": 0, "examples": []})
+    skipped["count"] = int(skipped.get("count", 0)) + int(before.get("count", 0))
+    skipped["examples"] = [*before.get("examples", []), *skipped.get("examples", [])][:5]
+    return dataset
 
 
 def folder_root(source: str, progress: Progress = None) -> Path:

@@ -159,6 +159,21 @@ def input_size_for(arch: str, size: tuple[int, int], chosen: bool) -> tuple[int,
     return max(size[0], minimum), max(size[1], minimum)
 
 
+def _check_extra_training(folders: tuple[str, ...], class_names: tuple[str, ...]) -> None:
+    """Every extra training folder exists and holds only the source's classes (listed, not decoded)."""
+    from cnnlib.data.folder import scan_classes
+    from cnnlib.errors import DataError
+
+    for extra in folders:
+        if not Path(extra).expanduser().is_dir():
+            raise DataError(f"the extra training folder {extra!r} does not exist; choose a folder of class subfolders")
+        unknown = sorted(name for name, files in scan_classes(Path(extra).expanduser()).items()
+                         if files and name not in class_names)
+        if unknown:
+            raise DataError(f"{extra}: class(es) {unknown} are not among the dataset's classes "
+                            f"({', '.join(class_names)}); rename or remove those folders")
+
+
 def validate_request(request: TrainRequest) -> Any:
     """Check, fast and in the caller's process, that ``request`` can start training.
 
@@ -178,6 +193,7 @@ def validate_request(request: TrainRequest) -> Any:
     from cnnlib.models.registry import get_spec
 
     scan = scan_source(request.data)
+    _check_extra_training(request.data.extra_train, scan.class_names)
     size = input_size_for(request.arch, scan.image_size, request.data.image_size is not None)
     model = ModelConfig(num_classes=len(scan.class_names), input_shape=(size[0], size[1], scan.channels),
                         **request.model)

@@ -382,6 +382,14 @@ def test_a_wrong_answer_is_kept_as_a_field_photo_and_evaluate_scores_it(trained_
         no_exception(at)
         assert any(m.label == "Field accuracy" for m in at.metric)
         assert any("1 photo(s): 7 1" in c.value for c in at.caption), [c.value for c in at.caption]
+        at = page("train").run()  # the kept photo is offered to the next job on the same data
+        no_exception(at)
+        offered = at.multiselect(key="train_field_sets")
+        assert any(f"kept with run {run.id}" in option for option in offered.options), offered.options
+        offered.set_value([next(option for option in offered.options if run.id in option)]).run()
+        no_exception(at)
+        assert any("1 field photo(s) join the training split" in c.value for c in at.caption)
+        assert not at.error, [e.value for e in at.error]
     finally:
         shutil.rmtree(field_dir(run), ignore_errors=True)
 

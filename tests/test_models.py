@@ -64,8 +64,10 @@ def test_build_and_forward(built: dict, arch: str, channels: int) -> None:
     model = get_model(built, arch, channels)
     assert model.name == arch
     assert tuple(model.input_shape) == (None, *config.input_shape)
-    # the first layer after the input scales raw pixels
-    assert isinstance(model.layers[1], keras.layers.Rescaling)
+    # the first layer after the input scales raw pixels (from_run: its frozen base's first layer,
+    # after the model fits the input to the base's size and channels)
+    first = model.get_layer("base").layers[1] if arch == "from_run" else model.layers[1]
+    assert isinstance(first, keras.layers.Rescaling)
     head = model.layers[-1]
     assert head.name == "predictions"
     assert head.dtype_policy.compute_dtype == "float32"

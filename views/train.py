@@ -175,6 +175,24 @@ def _number(column: Any, label: str, key: str, start: Any, **options: Any) -> An
     return column.number_input(label, key=state.default(key, start), **options)
 
 
+def _base_run_picker() -> str:
+    """The trained run a ``from_run`` job starts from: completed runs, the bundled demo first."""
+    runs = ui.usable_runs()
+    if not runs:
+        st.error("Starting from a trained run needs one: train a model first, or keep the bundled demo.", icon="🚫")
+        st.stop()
+    ids = [str(info["id"]) for info in runs]
+    labels = {str(info["id"]): ui.run_label(info) for info in runs}
+    start = str(ui.demo_default(runs)["id"])
+    chosen = st.selectbox("Start from (its network is kept frozen; only a new head learns your classes)", ids,
+                          key=state.choose("keep_train_base", ids, start), format_func=labels.get)
+    with ui.user_errors():
+        sees = ui.store().get(chosen).input_spec().describe()
+    st.caption(f"That run sees {sees}; your images are resized to that inside the model. It helps most on "
+               "photos like the ones it learned.")
+    return chosen
+
+
 st.divider()
 st.subheader("New training job")
 data_config = st.session_state.get("data_config") or {}
@@ -253,6 +271,8 @@ if data.get("exclude"):
     st.caption(f"🔎 {len(data['exclude']):,} image(s) chosen in the Data page's audit are left out of this job "
                "(the run records which).")
 model = {"arch": arch, "width": float(width), "dropout": float(dropout)}
+if arch == "from_run":
+    model["weights"] = _base_run_picker()
 train = {
     "epochs": int(epochs), "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "schedule": schedule,
     "augment": list(augment), "label_smoothing": label_smoothing, "weight_decay": weight_decay,
@@ -261,6 +281,12 @@ train = {
     "monitor": monitor, "mixed_precision": precision, "grad_accum": int(grad_accum), "xla": bool(xla),
     "test_views": list(MIRRORED_VIEWS if mirror else DEFAULT_VIEWS), "tensorboard": bool(tensorboard),
 }
+if arch == "from_run":
+    # The form's starting values stand for "not chosen" here, so from_run's recipe (many short
+    # epochs, mirrored photos, lowest validation loss) fills them; a value the user set still wins.
+    starting = {"epochs": 8, "augment": [], "monitor": defaults.monitor,
+                "test_views": list(MIRRORED_VIEWS if "mirror" in defaults.test_views else DEFAULT_VIEWS)}
+    train = {key: value for key, value in train.items() if key not in starting or value != starting[key]}
 run_name = name or f"{arch}-{Path(source).name}"
 with ui.user_errors():
     train["progressive_resize"] = parse_stages(stages)

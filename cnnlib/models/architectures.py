@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers
 
 from cnnlib.errors import ConfigError
@@ -262,4 +263,54 @@ def build_mobilenet_v2(config: ModelConfig) -> keras.Model:
         base.trainable = False
         x = base(x, training=False)
     outputs = blocks.classifier_head(x, config.num_classes, dropout=config.dropout, opts=opts)
+    return keras.Model(inputs, outputs, name=config.arch)
+
+
+def _source_network(run_ref: str) -> tuple[keras.Model, tuple[int, int, int]]:
+    """A trained run's network up to its penultimate features, frozen, and its input shape."""
+    from cnnlib.errors import CnnlibError
+    from cnnlib.runs import RunStore
+
+    try:
+        run = RunStore().get(run_ref)
+        source = keras.saving.load_model(run.best_model_path(), compile=False)
+    except CnnlibError as error:
+        raise ConfigError(f"cannot start from run {run_ref!r}: {error}") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot start from run {run_ref!r}: its model does not load ({error})") from None
+    head = source.get_layer("predictions")
+    features = keras.Model(source.inputs, head.input, name="base")
+    features.trainable = False
+    return features, tuple(int(v) for v in source.inputs[0].shape[1:])
+
+
+def build_from_run(config: ModelConfig) -> keras.Model:
+    """A new head on a trained run's frozen network: Teachable Machine's recipe, offline.
+
+    The base (``base``) is the run's model up to the input of its ``predictions`` layer, with
+    its own preprocessing inside; it always runs its BatchNorm in inference mode. Inputs of
+    another size or channel count are converted inside the model (``to_base_size``,
+    ``gray_to_rgb`` / ``rgb_to_gray``), so the trained model takes raw 0-255 pixels as every
+    registry model does. ``width`` and ``attention`` do not apply; L2 applies to the head.
+    """
+    from cnnlib.training.recipes import default_base_run
+
+    base, (height, width_px, channels) = _source_network(str(config.weights or default_base_run()))
+    inputs = keras.Input(shape=config.input_shape, name="image")
+    x = inputs
+    if config.input_shape[2] != channels:
+        if channels == 3:
+            x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+        else:
+            # A frozen 1x1 conv with the luma weights Pillow's convert("L") uses: a built-in
+            # layer, so the saved model still loads without custom objects.
+            to_gray = layers.Conv2D(1, 1, use_bias=False, trainable=False, name="rgb_to_gray")
+            x = to_gray(x)
+            to_gray.set_weights([np.array([0.299, 0.587, 0.114], dtype="float32").reshape(1, 1, 3, 1)])
+    if config.input_shape[:2] != (height, width_px):
+        x = layers.Resizing(height, width_px, interpolation="bilinear", name="to_base_size")(x)
+    x = base(x, training=False)
+    if config.dropout > 0:  # named apart from the base's own head_dropout: flattened graphs need unique names
+        x = layers.Dropout(config.dropout, name="new_head_dropout")(x)
+    outputs = blocks.predictions(x, config.num_classes, opts=_options(config))
     return keras.Model(inputs, outputs, name=config.arch)

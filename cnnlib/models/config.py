@@ -41,8 +41,10 @@ class ModelConfig:
             with small datasets (few hundred steps) 0.99 leaves the moving statistics
             unconverged, and a model at 100% train accuracy scored 10-40% in inference
             mode on digits.
-        weights: ``mobilenet_v2`` only: ``None`` (random init), ``"imagenet"``, or a
-            path to a local ``.h5`` / ``.weights.h5`` file for the base network.
+        weights: ``mobilenet_v2``: ``None`` (random init), ``"imagenet"``, or a path to a
+            local ``.h5`` / ``.weights.h5`` file for the base network. ``from_run``: the
+            run (id or directory) whose trained network becomes the frozen base (None:
+            ``recipes.default_base_run()``, the bundled demo).
     """
 
     arch: str
@@ -104,16 +106,18 @@ class ModelConfig:
     def _check_weights(self, spec: ArchSpec) -> None:
         """Pretrained weights: only where the spec allows them, and only at a published alpha."""
         if self.weights is None:
-            return
+            return  # random init; for from_run, the bundled demo run
         if not spec.supports_weights:
             raise ConfigError(
-                f"pretrained weights are only available for mobilenet_v2, not {self.arch}. "
+                f"pretrained weights are only available for mobilenet_v2 and from_run, not {self.arch}. "
                 f"Received: weights={self.weights!r}"
             )
         if not isinstance(self.weights, str) or not self.weights.strip():
             raise ConfigError(
                 f"weights must be None, 'imagenet' or a path to a weights file. Received: weights={self.weights!r}"
             )
+        if self.arch == "from_run":
+            return  # a run, found when the model is built
         # Pretrained files exist only for these alphas; any other width cannot load them.
         if float(self.width) not in IMAGENET_ALPHAS:
             allowed = ", ".join(str(a) for a in IMAGENET_ALPHAS)

@@ -102,6 +102,16 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             builder="build_mobilenet_v2",
             supports_weights=True,
         ),
+        ArchSpec(
+            name="from_run",
+            description="Your photos on a trained run's network: its layers frozen, a new head for your "
+            "classes (weights = the run; default: the bundled CIFAR-10 demo). Trains in seconds.",
+            default_batch_size=32,
+            # the inputs are resized to the source run's input size inside the model
+            min_input_size=4,
+            builder="build_from_run",
+            supports_weights=True,
+        ),
     )
 }
 """All architectures by name, in the order the app lists them."""

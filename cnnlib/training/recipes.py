@@ -65,12 +65,38 @@ SOURCE_RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+#: Recipes of an architecture whatever the data, without a time budget. ``from_run`` trains
+#: one Dense layer on frozen features, usually on a few dozen of the user's photos: a few
+#: updates an epoch, so many short epochs at a high rate, mirrored photos, and the checkpoint
+#: of lowest validation loss (see the README, "Your own photos").
+ARCH_RECIPES: dict[str, dict[str, Any]] = {
+    "from_run": {"batch_size": 16, "epochs": 40, "schedule": "onecycle", "lr": 1e-2, "monitor": "val_loss",
+                 "label_smoothing": 0.1, "augment": ("flip",)},
+}
+
+
+def default_base_run() -> str:
+    """The run ``from_run`` starts from when none is named: the bundled demo.
+
+    Raises:
+        ConfigError: No bundled run with a model is installed.
+    """
+    from cnnlib.errors import ConfigError
+    from cnnlib.runs import RunStore
+
+    bundled = [info["id"] for info in RunStore().list() if info.get("bundled") and info.get("has_model")]
+    if not bundled:
+        raise ConfigError("from_run starts from a trained run, and no bundled demo run is here; "
+                          "choose the run to start from")
+    return str(bundled[0])
+
+
 def _recipe(values: dict[str, Any], arch: str, source: str | None) -> dict[str, Any]:
     if values.get("time_budget_minutes"):
         recipe = budget_recipe(arch)
         recipe.setdefault("schedule", BUDGET_SCHEDULE)
     else:
-        recipe = dict(SOURCE_RECIPES.get(str(source), {}))
+        recipe = {**SOURCE_RECIPES.get(str(source), {}), **ARCH_RECIPES.get(arch, {})}
     if values.get("optimizer", "adam") != "adam":  # a recipe's lr is Adam's peak
         recipe.pop("lr", None)
     return recipe

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlib.data.config import DataConfig
-from cnnlib.errors import ConfigError
+from cnnlib.errors import CnnlibError, ConfigError
 from cnnlib.io import atomic_write_json, read_json
 from cnnlib.training.config import TrainConfig
 from cnnlib.training.recipes import DEFAULT_ARCH, resolve_train_settings
@@ -124,9 +124,27 @@ def resolve_defaults(data: DataConfig | dict[str, Any], model: dict[str, Any] | 
     data_config = data if isinstance(data, DataConfig) else _data_config(data)
     options = {key: value for key, value in (model or {}).items() if value is not None}
     options.setdefault("arch", DEFAULT_ARCH)
+    if options["arch"] == "from_run":
+        options, data_config = _base_run_defaults(options, data_config)
     settings = resolve_train_settings(dict(train or {}), options["arch"], data_config.source)
     return TrainRequest(data=data_config, model=options, train=TrainConfig.from_dict(settings), name=name or None,
                         run_id=run_id)
+
+
+def _base_run_defaults(options: dict[str, Any], data: DataConfig) -> tuple[dict[str, Any], DataConfig]:
+    """``from_run``: start from the bundled demo unless a run is named, and load the data at
+    that run's input size and channels (unless chosen), so photos are not decoded at full size."""
+    from cnnlib.runs import RunStore
+    from cnnlib.training.recipes import default_base_run
+
+    store = RunStore()
+    options["weights"] = options.get("weights") or default_base_run()  # recorded: the run says which
+    try:
+        spec = store.get(options["weights"]).input_spec()
+    except CnnlibError as exc:
+        raise ConfigError(f"cannot start from run {options['weights']!r}: {exc}") from None
+    return options, dataclasses.replace(
+        data, image_size=data.image_size or (spec.height, spec.width), channels=data.channels or spec.channels)
 
 
 def _data_config(values: dict[str, Any]) -> DataConfig:

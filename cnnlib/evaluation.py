@@ -155,6 +155,32 @@ def _class_scores(labels: np.ndarray, predicted: np.ndarray, names: list[str]) -
     }
 
 
+def scores_from_confusion(confusion: Any, names: list[str]) -> list[dict[str, Any]]:
+    """Per-class precision, recall, F1 and support from a confusion matrix (rows: true class).
+
+    The live panel has the matrix of every validation pass but not its labels; these are the
+    classification report's numbers, with 0 where a class has no prediction or no example
+    (scikit-learn's ``zero_division=0``).
+
+    Args:
+        confusion: a square matrix of counts, ``confusion[true][predicted]``.
+        names: the class names, in matrix order.
+
+    Returns:
+        One dict per class: ``class, precision, recall, f1, support``.
+    """
+    matrix = np.asarray(confusion, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape != (len(names), len(names)):
+        raise ValueError(f"confusion must be {len(names)}x{len(names)} for {len(names)} classes. Received shape {matrix.shape}")
+    hits, predicted, support = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(hits), where=both > 0)
+    return [{"class": name, "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+             "support": int(support[i])} for i, name in enumerate(names)]
+
+
 def _confusion(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """The confusion matrix (rows: true class) and its row-normalized copy."""
     from sklearn.metrics import confusion_matrix

@@ -40,6 +40,7 @@ MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
 HISTORY_FILE = "history.csv"
 PROGRESS_FILE = "progress.jsonl"
+LIVE_VAL_FILE = "live_val.npz"  # the latest epoch's validation answers, for the live confusion cells
 STOP_FILE = "STOP"
 LOG_FILE = "train.log"
 EVALUATION_DIR = "evaluation"
@@ -198,6 +199,24 @@ class Run:
     @property
     def history_path(self) -> Path:
         return self.path / HISTORY_FILE
+
+    @property
+    def live_val_path(self) -> Path:
+        return self.path / LIVE_VAL_FILE
+
+    def live_val_answers(self) -> dict[str, Any] | None:
+        """The latest epoch's validation answers: ``epoch``, ``predicted`` and ``confidence`` arrays.
+
+        None before the first epoch, or when the file is unreadable (a job of an older version).
+        """
+        import numpy as np
+
+        try:
+            with np.load(self.live_val_path) as saved:
+                return {"epoch": int(saved["epoch"]), "predicted": saved["predicted"].astype(np.int64),
+                        "confidence": saved["confidence"].astype(np.float32)}
+        except (OSError, KeyError, ValueError):
+            return None
 
     @property
     def exports_dir(self) -> Path:

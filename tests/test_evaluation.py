@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from cnnlib.errors import CnnlibError, DataError
-from cnnlib.evaluation import evaluate_probabilities, mcnemar, mcnemar_in_words, reliability
+from cnnlib.evaluation import evaluate_probabilities, mcnemar, mcnemar_in_words, reliability, scores_from_confusion
 from cnnlib.predict import predict_probabilities, top_k
 
 CLASSES = ["cat", "dog", "fox", "owl"]  # "owl" never appears in the labels below
@@ -99,6 +99,23 @@ def test_perfectly_calibrated_has_zero_ece() -> None:
 def test_evaluate_rejects_inconsistent_inputs(probs: np.ndarray, labels: np.ndarray) -> None:
     with pytest.raises(DataError, match="Received"):
         evaluate_probabilities(probs, labels, CLASSES)
+
+
+def test_live_report_from_a_confusion_matrix_matches_the_classification_report() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 300)
+    predicted = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 4, 300))
+    predicted[predicted == 3] = 2  # class 3 is never predicted: precision 0 (zero_division=0), not NaN
+    names = ["a", "b", "c", "d"]
+    probs = np.eye(4)[predicted] * 0.9 + 0.025
+    expected = evaluate_probabilities(probs, labels, names)
+    live = scores_from_confusion(expected["confusion"], names)
+    for row in live:
+        for key in ("precision", "recall", "f1", "support"):
+            assert row[key] == pytest.approx(expected["per_class"][row["class"]][key])
+    assert live[3]["precision"] == 0.0
+    with pytest.raises(ValueError, match="4x4"):
+        scores_from_confusion([[1, 2], [3, 4]], names)
 
 
 def test_mcnemar_exact_for_few_discordant_pairs() -> None:

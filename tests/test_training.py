@@ -97,6 +97,12 @@ def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None
     assert info["test_accuracy"] is not None
     events = [json.loads(line) for line in (job.run_path / "progress.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "end" and events[-1]["status"] == "stopped"
+    # dwsep_cnn's recipe keeps the lowest validation loss
+    assert info["best_monitor"] == "val_loss" and 0 < info["best_value"] and info["best_epoch"] >= 1
+    answers = RunStore(tmp_path).get(job.run_path).live_val_answers()  # the last validation pass, for live cells
+    last_epoch = [e for e in events if e["event"] == "epoch"][-1]
+    assert answers["epoch"] == last_epoch["epoch"]
+    assert len(answers["predicted"]) == sum(map(sum, last_epoch["confusion"]))
 
 
 @pytest.mark.slow  # a training job in a fresh interpreter

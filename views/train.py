@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import jobs, plots, state, ui
+from app import jobs, live_panel, plots, state, ui
 from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
 from cnnlib.fieldset import field_sets_for_source
@@ -65,21 +65,17 @@ def _job_panel(run: Run) -> None:
     if status == "running" and latest.get("eta_seconds") is not None:
         text += f" · ETA {ui.human_seconds(latest['eta_seconds'])}"
     if status == "completed":
-        fraction, text = 1.0, f"done: {done} epochs in {ui.human_seconds(info.get('train_seconds'))}"
-        if info.get("test_accuracy") is not None:
-            text += f" · test accuracy {info['test_accuracy']:.1%}"
+        fraction = 1.0
+    text = live_panel.ending_text(info, done, total_epochs) or text
     st.progress(min(max(fraction, 0.0), 1.0), text=text)
 
     if not epochs:
         st.caption("Waiting for the first epoch… (TensorFlow takes a few seconds to start)")
         return
     st.plotly_chart(plots.training_curves(epochs), key=f"curves_{run.id}")
-    matrix = epochs[-1].get("confusion")
-    if matrix:
-        classes = _class_names(run) or [str(i) for i in range(len(matrix))]
-        st.plotly_chart(
-            plots.confusion(matrix, classes, title=f"Validation confusion matrix, epoch {done}"), key=f"confusion_{run.id}"
-        )
+    if epochs[-1].get("confusion"):
+        matrix = epochs[-1]["confusion"]
+        live_panel.live_evaluation(run, epochs[-1], _class_names(run) or [str(i) for i in range(len(matrix))])
 
 
 def _class_names(run: Run) -> list[str] | None:

@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from cnnlib.io import atomic_save_model, atomic_write_text
+from cnnlib.io import atomic_save_model, atomic_write_bytes, atomic_write_text
 from cnnlib.training import clock
 from cnnlib.training.schedules import current_lr
 
@@ -69,14 +69,17 @@ class LiveProgress(keras.callbacks.Callback):
         on_event: optional in-process listener (the CLI's progress bar).
         deadline: wall-clock end of a time budget; the ETA counts down to it and
             ``epochs`` becomes the number of epochs that fit at the measured speed.
+        answers_path: where each epoch's validation answers go (``Run.live_val_path``), so a
+            click on a live confusion cell can show its images; None writes nothing.
     """
 
     def __init__(self, writer: ProgressWriter, epochs: int, steps_per_epoch: int, val_images: np.ndarray,
                  val_labels: np.ndarray, num_classes: int, predict: Callable[[Any, np.ndarray], np.ndarray],
                  batch_interval: float = 0.5, on_event: Callable[[dict[str, Any]], None] | None = None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, answers_path: Path | None = None) -> None:
         super().__init__()
         self.deadline = deadline
+        self.answers_path = answers_path
         self.writer = writer
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
@@ -163,6 +166,8 @@ class LiveProgress(keras.callbacks.Callback):
         confusion = np.bincount(
             self.val_labels * self.num_classes + predicted, minlength=self.num_classes * self.num_classes
         ).reshape(self.num_classes, self.num_classes)
+        if self.answers_path is not None:
+            self._write_answers(epoch + 1, predicted, probs.max(axis=1))
         self._emit(
             "epoch",
             epoch=epoch + 1,
@@ -178,6 +183,14 @@ class LiveProgress(keras.callbacks.Callback):
             partial=bool(self.model.stop_training),
             confusion=confusion.tolist(),
         )
+
+
+    def _write_answers(self, epoch: int, predicted: np.ndarray, confidence: np.ndarray) -> None:
+        """The epoch's validation answers, atomically (the app reads them while the job runs)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, epoch=np.int32(epoch), predicted=predicted.astype(np.int16),
+                 confidence=confidence.astype(np.float16))
+        atomic_write_bytes(self.answers_path, buffer.getvalue())
 
 
 class HistoryWriter(keras.callbacks.Callback):

@@ -429,7 +429,7 @@ def _callbacks(run: Run, dataset: Any, config: TrainConfig, plan: _Plan, on_even
     live = cb.LiveProgress(parts["writer"], epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch,
                            val_images=dataset.val.images, val_labels=dataset.val.labels,
                            num_classes=len(dataset.class_names), predict=predict_probabilities, on_event=on_event,
-                           deadline=deadline)
+                           deadline=deadline, answers_path=run.live_val_path)
     callbacks: list[Any] = [
         keras.callbacks.BackupAndRestore(str(run.path / BACKUP_DIR), double_checkpoint=True, delete_checkpoint=False),
         parts["stop"], parts["nan_guard"], live, parts["history"], parts["best"],
@@ -498,7 +498,8 @@ def _finish(run: Run, model: Any, model_config: Any, dataset: Any, parts: dict[s
     epochs_done = len(parts["history"].rows)
     run.update_info(status=status, error=error, pid=None, epochs_done=epochs_done,
                     train_seconds=round(train_seconds, 2), test_accuracy=test_accuracy,
-                    best_epoch=best.best_epoch, finished=now_iso())
+                    best_epoch=best.best_epoch, best_monitor=best.monitor, best_value=best.best,
+                    finished=now_iso())
     parts["writer"].write("end", status=status, error=error, test_accuracy=test_accuracy, train_seconds=train_seconds)
     if status in ("completed", "stopped"):
         import shutil

@@ -276,6 +276,12 @@ def test_train_stop_button_keeps_the_best_model(trained_runs: list[Path]) -> Non
     at.run()
     no_exception(at)
     assert not errors(at)
+    # The panel says how the job ended and which epoch it kept, and shows that epoch's report.
+    progress = at.get("progress")[0].proto.text
+    assert ("stopped by request after epoch" in progress or "done:" in progress) and "kept the model of epoch" in progress
+    assert any(m.value.startswith("**Validation report, epoch") for m in at.markdown)
+    report = next(frame.value for frame in at.dataframe if "precision" in frame.value.columns)
+    assert list(report["class"]) == [str(c) for c in range(10)] and report["support"].sum() > 0
 
 
 def test_bundled_run_is_listed_read_only_and_exports_elsewhere(trained_runs: list[Path], app_env: dict[str, str]) -> None:

@@ -160,6 +160,7 @@ def test_train_digits_live(browser_page, app_env: dict[str, str]) -> None:  # no
     page.get_by_text(re.compile(r"cifar_fast-digits — completed")).first.wait_for(timeout=300_000)
     page.get_by_text(re.compile(r"done: 8 epochs")).first.wait_for()
     page.get_by_text(re.compile("Validation confusion matrix, epoch 8")).first.wait_for()
+    page.get_by_text("Validation report, epoch 8").first.wait_for()  # the live classification report
     assert page.get_by_test_id("stPlotlyChart").count() >= 2
     wait_idle(page)
     no_exception(page)

@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
     "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),
     "audit": ("bench.audit:run_audit", "data audit: planted-fixture recall/precision per kind; CIFAR-10 leakage share"),
+    "quick": ("bench.quick:run_quick", "few photos per class: from_run (frozen base + new head) vs from scratch (long)"),
     "accuracy": ("bench.accuracy:run_accuracy", "CIFAR-10 test accuracy per wall-clock budget via the CLI (long)"),
 }
 IN_ALL = ("loading", "pipeline", "efficiency", "shapes", "onednn", "latency", "export", "ood", "app")

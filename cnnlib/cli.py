@@ -185,7 +185,7 @@ def _add_model_flags(group: Any) -> None:
     group.add_argument("--l2", type=_positive_float, help="L2 on conv/dense kernels (default 0)")
     group.add_argument("--bn-momentum", type=_positive_float, help="BatchNorm momentum (default 0.9)")
     group.add_argument("--attention", choices=("se", "cbam"), help="attention after each block")
-    group.add_argument("--weights", help="mobilenet_v2: imagenet or a local weights file")
+    group.add_argument("--weights", help="mobilenet_v2: imagenet or a local weights file; from_run: the run to start from (id or folder; default the bundled demo)")
 
 
 def _add_optimizer_flags(group: Any) -> None:

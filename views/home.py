@@ -9,6 +9,7 @@ from app.datasources import dataset_folders
 from app.device import describe_device
 from cnnlib.data.builtin import OFFLINE_SOURCE, is_available_offline
 from cnnlib.data.config import SOURCES_BUILTIN
+from cnnlib.runs import run_name
 
 st.title("🧠 cnnlib Studio")
 st.markdown(
@@ -60,7 +61,7 @@ with left:
             [
                 {
                     "status": f"{ui.STATUS_ICONS.get(info.get('status'), '')} {info.get('status')}",
-                    "name": info.get("name") or info.get("id"),
+                    "name": run_name(info),
                     "architecture": info.get("arch"),
                     "data": info.get("data_source"),
                     "epochs": info.get("epochs_done"),

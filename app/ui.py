@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import state
 from cnnlib.errors import CnnlibError
-from cnnlib.runs import Run, RunStore
+from cnnlib.runs import Run, RunStore, run_name
 
 STATUS_ICONS = {
     "running": "🟢",
@@ -45,10 +45,9 @@ def user_errors(stop: bool = True) -> Iterator[None]:
 
 
 def run_label(info: dict[str, Any]) -> str:
-    """A one-line name for a run in pickers: icon, name, arch, data, accuracy."""
+    """A one-line name for a run in pickers: icon, name (``cnnlib.runs.run_name``), arch, data, accuracy."""
     icon = STATUS_ICONS.get(str(info.get("status")), "•")
-    name = info.get("name") or info.get("id")
-    parts = [f"{icon} {name}"]
+    parts = [f"{icon} {run_name(info)}"]
     details = [str(info[k]) for k in ("arch", "data_source") if info.get(k)]
     if details:
         parts.append(" · ".join(details))

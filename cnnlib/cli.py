@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cnnlib", description="Build, train, evaluate, explain and export CNN classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("archs", help="list the architectures (JSON array)")
-    runs = sub.add_parser("runs", help="list the runs in the store (JSON array)")
+    runs = sub.add_parser("runs", help="list the runs in the store (JSON array); rename or delete one")
     runs.add_argument("--runs", help="run store directory (default $CNNLIB_RUNS or ./runs)")
+    _add_runs_actions(runs)
     train = sub.add_parser("train", help="train a model into a new run (or --resume one)")
     _add_train_run_flags(train)
     _add_data_flags(train.add_argument_group("data (cnnlib.data.DataConfig)"))
@@ -150,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(train.add_argument_group("training run (cnnlib.training.TrainConfig)"))
     _add_run_commands(sub)
     return parser
+
+
+def _add_runs_actions(runs: argparse.ArgumentParser) -> None:
+    """``runs rename RUN NAME`` and ``runs delete RUN [--yes]``; plain ``runs`` still lists."""
+    actions = runs.add_subparsers(dest="runs_action", metavar="{rename,delete}", parser_class=_Parser)
+    rename = actions.add_parser("rename", help="give a run a new display name (its id stays)")
+    rename.add_argument("run", help="run id or directory")
+    rename.add_argument("name", help="the new name: one line, at most 80 characters")
+    delete = actions.add_parser("delete", help="delete a run (a running job is stopped first)")
+    delete.add_argument("run", help="run id or directory")
+    delete.add_argument("--yes", action="store_true", help="do not ask; needed when stdin is not a terminal")
+    for action in (rename, delete):
+        # SUPPRESS: without a value here, `runs --runs DIR rename ...` keeps the DIR given before.
+        action.add_argument("--runs", default=argparse.SUPPRESS, help="run store directory")
 
 
 # Train flags default to None: "not given", so cnnlib.training.request.resolve_defaults
@@ -439,7 +454,35 @@ def _cmd_archs(args: argparse.Namespace) -> Any:
 def _cmd_runs(args: argparse.Namespace) -> Any:
     from cnnlib.runs import RunStore
 
+    action = getattr(args, "runs_action", None)
+    if action == "rename":
+        from cnnlib.run_admin import rename_run
+
+        return rename_run(args.run, args.name, runs_dir=args.runs)
+    if action == "delete":
+        return _delete_run(args)
     return RunStore(args.runs).list()
+
+
+def _delete_run(args: argparse.Namespace) -> Any:
+    """``runs delete``: asks first on a terminal; a script must say ``--yes``."""
+    from cnnlib.errors import RunError
+    from cnnlib.run_admin import delete_refusal, delete_run
+
+    refusal = delete_refusal(args.run, runs_dir=args.runs)  # an unknown or protected run fails before asking
+    if refusal:
+        raise RunError(refusal)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise RunError(f"deleting run {args.run!r} cannot be undone; pass --yes to confirm "
+                           "(there is no terminal to ask)")
+        sys.stderr.write(f"Delete run {args.run!r} and all its files? This cannot be undone. [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise RunError(f"run {args.run!r} was not deleted (the answer was not yes)")
+    result = delete_run(args.run, runs_dir=args.runs)
+    sys.stderr.write(f"deleted run {result['deleted']}" + (" (stopped first)" if result["stopped"] else "") + "\n")
+    return result
 
 
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "export": _cmd_export, "predict": _cmd_predict,

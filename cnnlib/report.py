@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from cnnlib.errors import CnnlibError
-from cnnlib.runs import Run
+from cnnlib.runs import Run, run_name
 
 #: Section titles, in order; the browser test checks them.
 SECTIONS = ("Summary", "Intended use and limits", "Data", "Metrics per class", "Calibration",
@@ -310,7 +310,7 @@ def write_model_card(run: Run, out_dir: str | os.PathLike[str] | None = None,
 
     folder = Path(out_dir) if out_dir else (export_dir(run, runs_dir) if run.read_only else run.path / "report")
     sections = model_card(run, runs_dir)
-    title = f"Model card: {run.info().get('name') or run.id}"
+    title = f"Model card: {run_name(run.info())}"
     paths = {"html": folder / "model-card.html", "markdown": folder / "model-card.md"}
     atomic_write_text(paths["html"], render_html(title, sections))
     atomic_write_text(paths["markdown"], render_markdown(title, sections))

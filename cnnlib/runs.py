@@ -12,6 +12,7 @@ This module imports no TensorFlow: listing runs must be instant.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import json
@@ -19,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ EXPORTS_DIR = "exports"
 BACKUP_DIR = "backup"
 
 _BUNDLED_RUNS_DIR = Path(__file__).resolve().parent.parent / "assets" / "runs"
+TRASH_PREFIX = ".deleting-"  # a run being deleted: hidden (dot) so no listing sees it half gone
 
 
 def default_runs_dir() -> Path:
@@ -92,6 +95,62 @@ def new_run_id(name: str | None, arch: str) -> str:
     return f"{stamp}-{label}-{secrets.token_hex(2)}"
 
 
+def run_name(info: dict[str, Any]) -> str:
+    """The name a run is shown by: its ``run.json`` name (set at training, changed by a
+    rename), else its id (runs that never had one).
+
+    Args:
+        info: A run's info, as ``Run.info()`` or ``RunStore.list()`` give it.
+    """
+    name = info.get("name")
+    return str(name).strip() if isinstance(name, str) and name.strip() else str(info.get("id"))
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory`` itself (no lock file) while the body runs.
+
+    ``run.json`` is read, merged and rewritten by the trainer (every epoch) and by a rename
+    from another process; without the lock one of two overlapping merges would be lost.
+    Deleting takes the same lock to move the directory away, so a writer that waited for it
+    finds the directory gone instead of recreating it as a stub.
+
+    Raises:
+        FileNotFoundError: ``directory`` is gone, before or while waiting for the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): the atomic replace still keeps the file whole
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(directory))
+        except FileNotFoundError:
+            same = False
+        if not same:  # moved to the trash while this process waited
+            raise FileNotFoundError(directory)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def discard_run_dir(path: Path) -> None:
+    """Remove a run directory so no reader ever sees it half deleted.
+
+    The directory is first renamed, in one atomic step, to a hidden trash name beside it
+    (``.deleting-<id>-<hex>``, which listings skip), then removed; trash left by a crash
+    before the removal finished is swept at the next deletion.
+    """
+    trash = path.with_name(f"{TRASH_PREFIX}{path.name}-{secrets.token_hex(2)}")
+    with _locked(path):
+        os.replace(path, trash)
+    for leftover in sorted(path.parent.glob(f"{TRASH_PREFIX}*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 @dataclass
 class Run:
     """A handle on one run directory. Cheap to create; reads files lazily."""
@@ -126,15 +185,28 @@ class Run:
         return str(self.info().get("status"))
 
     def update_info(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into ``run.json`` atomically."""
+        """Merge ``fields`` into ``run.json`` atomically, one writer at a time.
+
+        Raises:
+            RunError: The run is bundled, or its directory is gone (deleted meanwhile).
+        """
         self.check_writable()
+        if not self.path.is_dir():
+            # Writing would recreate the directory as a stub holding only run.json.
+            raise RunError(f"run {self.id!r} no longer exists (it was deleted)")
         try:
-            info = read_json(self.path / RUN_FILE)
+            with _locked(self.path):
+                try:
+                    info = read_json(self.path / RUN_FILE)
+                except FileNotFoundError:
+                    info = {"id": self.id}
+                info.update(fields)
+                info["updated"] = now_iso()
+                atomic_write_json(self.path / RUN_FILE, info)
         except FileNotFoundError:
-            info = {"id": self.id}
-        info.update(fields)
-        info["updated"] = now_iso()
-        atomic_write_json(self.path / RUN_FILE, info)
+            if self.path.is_dir():
+                raise
+            raise RunError(f"run {self.id!r} no longer exists (it was deleted)") from None
         return info
 
     def config(self) -> dict[str, Any]:
@@ -414,7 +486,4 @@ class RunStore:
         handle.check_writable()
         if handle.status == "running":
             raise RunError(f"run {handle.id!r} is still running; stop it before deleting it")
-        # Rename first so a listing never sees a half-deleted run.
-        trash = handle.path.with_name(f".deleting-{handle.id}-{secrets.token_hex(2)}")
-        os.replace(handle.path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        discard_run_dir(handle.path)

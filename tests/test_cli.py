@@ -250,3 +250,80 @@ def test_bad_input_in_a_real_subprocess_has_no_traceback(tmp_path: Path) -> None
     assert len(errors) == 1 and "missing" in errors[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def _fabricated_store(root: Path) -> Path:
+    """A store of two finished runs, made with the store's own writers (no training needed)."""
+    from cnnlib.runs import RunStore
+
+    store = RunStore(root, include_bundled=False)
+    for run_id, name in (("run-a", "first"), ("run-b", "second")):
+        store.new_run_dir(None, "arch", run_id=run_id).update_info(status="completed", name=name,
+                                                                  created=f"2026-01-01T00:00:0{len(name)}")
+    return root
+
+
+class _Terminal(io.StringIO):
+    """Standard input that is a terminal, with the user's answer typed in."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_runs_rename_and_delete_contract(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _fabricated_store(tmp_path / "runs")
+    code, out, _ = run_cli(capsys, "runs", "rename", "run-a", "  digits, more dropout ", "--runs", str(root))
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["name"] == "digits, more dropout"
+    code, out, _ = run_cli(capsys, "runs", "--runs", str(root))  # plain `runs` still lists, the new name in it
+    assert code == 0 and {run["id"]: run["name"] for run in json.loads(out.strip().splitlines()[-1]) if not run["bundled"]} == {
+        "run-a": "digits, more dropout", "run-b": "second"}
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    code, out, err = run_cli(capsys, "runs", "--runs", str(root), "delete", "run-a")  # --runs before the action too
+    assert code == 0 and "[y/N]" in err
+    assert json.loads(out.strip().splitlines()[-1]) == {"deleted": "run-a", "name": "digits, more dropout",
+                                                        "path": str(root / "run-a"), "stopped": False}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal: --yes says it
+    code, out, _ = run_cli(capsys, "runs", "delete", "run-b", "--yes", "--runs", str(root))
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["deleted"] == "run-b"
+    assert sorted(path.name for path in root.iterdir()) == []
+
+
+def test_bad_runs_rename_and_delete_are_one_error_line_and_change_nothing(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _fabricated_store(tmp_path / "runs")
+    bundled = _fabricated_store(tmp_path / "bundled")
+    monkeypatch.setenv("CNNLIB_BUNDLED_RUNS", str(bundled))
+    (bundled / "run-a").rename(bundled / "the-demo")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    runs = ["--runs", str(root)]
+    cases = [
+        ("empty name", ["runs", "rename", "run-a", "  ", *runs], "cannot be empty"),
+        ("two-line name", ["runs", "rename", "run-a", "one\ntwo", *runs], "one line"),
+        ("long name", ["runs", "rename", "run-a", "x" * 81, *runs], "at most 80 characters"),
+        ("unknown run", ["runs", "rename", "no-such-run", "x", *runs], "no-such-run"),
+        ("rename bundled", ["runs", "rename", "the-demo", "x", *runs], "read-only"),
+        ("delete bundled", ["runs", "delete", "the-demo", "--yes", *runs], "cannot be deleted"),
+        ("no --yes off a terminal", ["runs", "delete", "run-a", *runs], "pass --yes"),
+        ("missing name", ["runs", "rename", "run-a", *runs], "runs rename --help"),
+    ]
+    _assert_one_line_errors(capsys, cases, tmp_path, tmp_path)
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, _, err = run_cli_bad(capsys, "runs", "delete", "run-a", *runs)
+    assert code == 2 and "was not deleted" in err and (root / "run-a").is_dir()
+
+
+@pytest.mark.slow  # a fresh CLI interpreter
+def test_runs_delete_in_a_real_subprocess_asks_for_yes_without_a_terminal(tmp_path: Path) -> None:
+    root = _fabricated_store(tmp_path / "runs")
+    command = [sys.executable, "-m", "cnnlib", "runs", "delete", "run-a", "--runs", str(root)]
+    refused = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,
+                             stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        "error: deleting run 'run-a' cannot be undone; pass --yes to confirm (there is no terminal to ask)"]
+    deleted = subprocess.run([*command, "--yes"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,
+                             stdin=subprocess.DEVNULL)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout.strip().splitlines()[-1])["deleted"] == "run-a"
+    assert [path.name for path in root.iterdir()] == ["run-b"]

@@ -11,6 +11,7 @@ from app.cache import load_predictor, run_evaluation
 from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
 from cnnlib.errors import CnnlibError
 from cnnlib.images import UPLOAD_TYPES
+from cnnlib.runs import run_name
 
 COMPARED_EXPORTS = ("tflite-float32", "tflite-int8")
 
@@ -35,7 +36,7 @@ with ui.user_errors():
         run = ui.store().get(path)
         runs.append(run)
         results.append(run_evaluation(run))
-        label = by_path[path].get("name") or run.id
+        label = run_name(by_path[path])
         names.append(label if label not in names else f"{label} ({run.id[-4:]})")
 
 class_sets = [tuple(run.class_names()) for run in runs]

@@ -1,4 +1,5 @@
-"""Home: what the app does, the runs, the datasets, the device, and a one-click demo."""
+"""Home: what the app does, the runs (renamed and deleted under "Manage runs"), the datasets, the device,
+and a one-click demo."""
 
 
 import pandas as pd
@@ -7,8 +8,10 @@ import streamlit as st
 from app import jobs, ui
 from app.datasources import dataset_folders
 from app.device import describe_device
+from app.run_manager import manage_runs
 from cnnlib.data.builtin import OFFLINE_SOURCE, is_available_offline
 from cnnlib.data.config import SOURCES_BUILTIN
+from cnnlib.runs import run_name
 
 st.title("🧠 cnnlib Studio")
 st.markdown(
@@ -60,7 +63,7 @@ with left:
             [
                 {
                     "status": f"{ui.STATUS_ICONS.get(info.get('status'), '')} {info.get('status')}",
-                    "name": info.get("name") or info.get("id"),
+                    "name": run_name(info),
                     "architecture": info.get("arch"),
                     "data": info.get("data_source"),
                     "epochs": info.get("epochs_done"),
@@ -81,3 +84,4 @@ with left:
         failed = [info for info in runs if info.get("status") in ("failed", "damaged") and info.get("error")]
         for info in failed[:3]:
             st.caption(f"❌ `{info.get('id')}`: {info.get('error')}")
+        manage_runs(runs)

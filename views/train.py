@@ -12,7 +12,7 @@ from app import jobs, live_panel, plots, state, ui
 from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
 from cnnlib.fieldset import field_sets_for_source
-from cnnlib.runs import Run
+from cnnlib.runs import Run, run_name
 from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS
 from cnnlib.training.config import MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from cnnlib.training.recipes import DEFAULT_ARCH
@@ -40,7 +40,7 @@ def _job_panel(run: Run) -> None:
     done = len(epochs)
 
     head = st.columns([3, 1])
-    head[0].markdown(f"**{ui.STATUS_ICONS.get(status, '')} {info.get('name') or run.id}** — {status} · "
+    head[0].markdown(f"**{ui.STATUS_ICONS.get(status, '')} {run_name(info)}** — {status} · "
                      f"`{info.get('arch', '?')}` on `{info.get('data_source', '?')}`")
     if status == "running" and not run.read_only:
         if run.stop_requested():
@@ -87,7 +87,10 @@ def _class_names(run: Run) -> list[str] | None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _live_panel(path: str) -> None:
-    run = ui.store().get(path)
+    try:
+        run = ui.store().get(path)
+    except CnnlibError:
+        st.rerun()  # deleted meanwhile (Home's Manage runs, another tab): the page's job list drops it
     _job_panel(run)
     if run.status != "running":
         # The job ended: redraw the whole page once so polling stops and the job list updates.
@@ -136,7 +139,7 @@ else:
     else:
         _job_panel(run)
     if len(running) > 1:
-        st.dataframe(pd.DataFrame([{"job": i.get("name") or i["id"], "arch": i.get("arch"), "data": i.get("data_source"),
+        st.dataframe(pd.DataFrame([{"job": run_name(i), "arch": i.get("arch"), "data": i.get("data_source"),
                                     "epochs done": i.get("epochs_done")} for i in running]), hide_index=True)
 
 # ---------------------------------------------------------------- new job

@@ -350,6 +350,58 @@ def test_training_survives_closing_its_tab(browser_page, server: str, app_env: d
     no_exception(page)
 
 
+def _home_lists(page, name: str, listed: bool = True) -> None:  # noqa: ANN001
+    """Wait until Home's run table does (or no longer does) show a run called ``name``.
+
+    The table is a canvas grid; its cells are read from the accessible table the grid keeps
+    beside the canvas, which it fills a moment after drawing.
+    """
+    cell = page.get_by_test_id("stDataFrame").first.locator("td").filter(has_text=re.compile(rf"^{re.escape(name)}$"))
+    playwright.expect(cell).to_have_count(1 if listed else 0, timeout=20_000)
+
+
+def test_manage_runs_renames_and_deletes_a_run(browser_page, app_env: dict[str, str],  # noqa: ANN001
+                                              trained_runs: list[Path]) -> None:
+    import shutil
+
+    from cnnlib.runs import Run, RunStore
+
+    # A throwaway copy: the other tests keep their runs.
+    store = RunStore(app_env["CNNLIB_RUNS"], include_bundled=False)
+    throwaway = Path(app_env["CNNLIB_RUNS"]) / "throwaway"
+    shutil.copytree(trained_runs[0], throwaway)
+    Run(throwaway).update_info(id="throwaway", name="throwaway", created="2999-01-01T00:00:00")  # newest: listed first
+    page = browser_page
+    goto(page, "Home")
+    _home_lists(page, "throwaway")
+    page.get_by_test_id("stExpander").filter(has_text="Manage runs").get_by_text("Manage runs").click()
+    _choose(page, "Run to manage", "throwaway")
+    name = page.get_by_test_id("stTextInput").filter(has_text="Name").locator("input")
+    name.fill("   ")
+    page.get_by_role("button", name="Save name").click()
+    page.get_by_test_id("stAlert").filter(has_text="a run name cannot be empty").wait_for()  # the page stays up
+    no_exception(page)
+    name.fill("kept for a moment")
+    page.get_by_role("button", name="Save name").click()
+    page.get_by_text("Renamed to “kept for a moment”.").wait_for()
+    wait_idle(page)
+    _home_lists(page, "kept for a moment")
+    _home_lists(page, "throwaway", listed=False)
+    assert store.get("throwaway").info()["name"] == "kept for a moment"
+
+    delete = page.get_by_role("button", name="Delete run")
+    assert delete.is_disabled()  # until the confirmation is ticked
+    page.get_by_text("I understand this deletes “kept for a moment”").click()
+    wait_idle(page)
+    delete.click()
+    page.get_by_text("Deleted “kept for a moment”.").wait_for()
+    wait_idle(page)
+    no_exception(page)
+    _home_lists(page, "kept for a moment", listed=False)
+    _home_lists(page, "digits-a")
+    assert not throwaway.exists() and "throwaway" not in {info["id"] for info in store.list()}
+
+
 NAV_TITLES = ["Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compare"]
 
 

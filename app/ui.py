@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,13 @@ def display_image(image: np.ndarray, min_side: int = 112) -> np.ndarray:
         return array
     factor = int(np.ceil(min_side / max(side, 1)))
     return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
+
+
+def class_set_words(classes: Sequence[str], shown: int = 4) -> str:
+    """'10 classes: airplane, automobile, bird, cat, …': enough to tell two class sets apart."""
+    names = [str(name) for name in classes]
+    listed = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+    return f"{len(names)} classes: {listed}"
 
 
 def human_bytes(size: float | None) -> str:

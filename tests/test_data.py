@@ -236,6 +236,12 @@ def test_unusable_sources_raise_data_errors(tmp_path: Path) -> None:
     (none / "a" / "readme.txt").write_text("x")
     with pytest.raises(DataError, match="no image files"):
         load_dataset(DataConfig(str(none)))
+    flat = tmp_path / "flat"  # photos straight in the folder: say to make class folders
+    flat.mkdir()
+    for n in range(3):
+        _save(flat / f"{n}.png", _noise((8, 8), n))
+    with pytest.raises(DataError, match=r"^flat holds 3 image\(s\) but no class folders; put each class's images"):
+        load_dataset(DataConfig(str(flat)))
     unreadable = tmp_path / "unreadable"
     for name in ("a", "b"):
         (unreadable / name).mkdir(parents=True)

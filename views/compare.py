@@ -45,7 +45,7 @@ same_classes = len(set(class_sets)) == 1
 same_test = same_classes and len(set(fingerprints)) == 1
 if not same_classes:
     st.warning("⚠️ These runs have **different class sets**, so per-class results, the paired test and the disagreement "
-               "gallery are not comparable and are left out: " + "; ".join(f"{n}: {len(c)} classes" for n, c in zip(names, class_sets, strict=False)))
+               "gallery are not comparable and are left out: " + "; ".join(f"{n}: {ui.class_set_words(c)}" for n, c in zip(names, class_sets, strict=False)))
 elif not same_test:
     st.warning("⚠️ These runs were tested on **different datasets or splits** (their data fingerprints differ), so accuracy "
                "differences may come from the data, not the models. The paired test and disagreement gallery need the same test images.")

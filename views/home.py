@@ -44,13 +44,14 @@ with right:
         ui.page_link("views/train.py", "Watch it train live →", "📈")
 
     st.subheader("Datasets")
-    rows = [{"dataset": OFFLINE_SOURCE, "kind": "bundled, 8×8 gray", "available": "✅"}]
+    # A folder can share a Keras dataset's name (the CIFAR-10 folder): the kind tells them apart.
+    rows = [{"dataset": OFFLINE_SOURCE, "kind": "bundled, 8×8 gray", "available": "✅", "where": "inside cnnlib"}]
     for name in SOURCES_BUILTIN:
         if name != OFFLINE_SOURCE:
-            rows.append({"dataset": name, "kind": "Keras",
+            rows.append({"dataset": name, "kind": "Keras download", "where": "Keras cache",
                          "available": "✅ cached" if is_available_offline(name) else "needs internet"})
     for folder in dataset_folders():
-        rows.append({"dataset": folder.name, "kind": "folder", "available": "✅", "path": str(folder)})
+        rows.append({"dataset": folder.name, "kind": "image folder", "available": "✅", "where": str(folder)})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 with left:

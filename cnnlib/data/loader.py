@@ -16,6 +16,7 @@ from cnnlib.data.decode import check_memory, decode_files
 from cnnlib.data.summary import fingerprint, summarize
 from cnnlib.data.zipfile_safe import extract_cached
 from cnnlib.errors import DataError
+from cnnlib.images import IMAGE_EXTENSIONS
 
 Progress = Callable[[str], None] | None
 ACCEPTED = (
@@ -223,8 +224,23 @@ def _short(message: str, path: str) -> str:
     return message.replace(f"{path} ", "").replace(path, "").strip(" :") or message
 
 
+def _loose_images(root: Path) -> int:
+    """How many image files sit directly in ``root`` (not in a class folder)."""
+    try:
+        return sum(1 for path in root.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS)
+    except OSError:
+        return 0
+
+
 def _check_classes(classes: dict[str, list[str]], root: Path) -> list[str]:
     names = list(classes)
+    loose = _loose_images(root)
+    if loose and not any(classes.values()):
+        # A folder of photos without class subfolders: say what to do, not "no image files".
+        raise DataError(
+            f"{root.name} holds {loose:,} image(s) but no class folders; put each class's images in a subfolder "
+            f"named after the class ({root.name}/<class>/*.jpg), with at least 2 classes"
+        )
     if not any(classes.values()):
         raise DataError(
             f"{root} holds no image files; expected {ACCEPTED}; image extensions: jpg, jpeg, png, bmp, gif, webp. "

@@ -43,6 +43,19 @@ def test_home_lists_runs_and_datasets(trained_runs: list[Path]) -> None:
     no_exception(at)
     names = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert "digits-a" in names and "digits" in names
+    datasets = next(df.value for df in at.dataframe if "dataset" in df.value.columns)
+    assert not datasets.isna().any().any(), "no None cells beside filled ones"
+    assert not datasets.duplicated(["dataset", "kind"]).any()
+    assert "Keras download" in set(datasets["kind"])
+
+
+def test_two_class_sets_of_one_size_read_differently() -> None:
+    from app.ui import class_set_words
+
+    cifar = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    assert class_set_words(cifar) == "10 classes: airplane, automobile, bird, cat, …"
+    assert class_set_words([str(d) for d in range(10)]) != class_set_words(cifar)
+    assert class_set_words(["a", "b"]) == "2 classes: a, b"
 
 
 def test_data_digits(app_env: dict[str, str]) -> None:

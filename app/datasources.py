@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +76,38 @@ def dataset_folders(max_depth: int = 2) -> list[Path]:
     return found
 
 
+def uploads_dir() -> Path:
+    """Where uploaded zips are kept on the server (under the cnnlib cache)."""
+    return Path(os.environ.get("CNNLIB_CACHE") or Path.home() / ".cache" / "cnnlib") / "uploads"
+
+
+_UPLOAD_NAME = re.compile(r"^(?P<stem>.+)-[0-9a-f]{16}\.zip$")
+
+
+def source_label(source: str | None) -> str:
+    """A data source as a person names it: 'digits', 'cifar10' (a folder), 'my_classes.zip (uploaded)'.
+
+    Uploads are stored under a content-hashed name in the server's cache; neither that path nor
+    the hash means anything to the person who uploaded the zip.
+    """
+    if not source:
+        return "-"
+    path = Path(str(source))
+    if len(path.parts) == 1 and not path.suffix:
+        return str(source)  # a built-in name
+    match = _UPLOAD_NAME.match(path.name)
+    if match and path.parent.name == uploads_dir().name:
+        return f"{match.group('stem')}.zip (uploaded)"
+    return path.name or str(source)
+
+
 def save_upload(data: bytes, name: str) -> Path:
     """Store an uploaded zip under the cnnlib cache, named by its content hash.
 
     The same zip uploaded twice maps to the same file, so the core's extraction cache is
     reused instead of filling the disk.
     """
-    cache = Path(os.environ.get("CNNLIB_CACHE") or Path.home() / ".cache" / "cnnlib") / "uploads"
+    cache = uploads_dir()
     cache.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()[:16]
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(name).stem)[:40] or "upload"

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app import state
+from app.datasources import source_label
 from cnnlib.errors import CnnlibError
 from cnnlib.runs import Run, RunStore, run_name
 
@@ -48,7 +49,9 @@ def run_label(info: dict[str, Any]) -> str:
     """A one-line name for a run in pickers: icon, name (``cnnlib.runs.run_name``), arch, data, accuracy."""
     icon = STATUS_ICONS.get(str(info.get("status")), "•")
     parts = [f"{icon} {run_name(info)}"]
-    details = [str(info[k]) for k in ("arch", "data_source") if info.get(k)]
+    details = [str(info["arch"])] if info.get("arch") else []
+    if info.get("data_source"):
+        details.append(source_label(info["data_source"]))
     if details:
         parts.append(" · ".join(details))
     accuracy = info.get("test_accuracy")

@@ -1,6 +1,5 @@
 """Compare: 2–4 runs side by side — metrics, curves, confusions, F1, a paired test, disagreements."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,6 +7,7 @@ import streamlit as st
 
 from app import exporting, plots, ui
 from app.cache import load_predictor, run_evaluation
+from app.datasources import source_label
 from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
 from cnnlib.errors import CnnlibError
 from cnnlib.images import UPLOAD_TYPES
@@ -54,7 +54,7 @@ st.subheader("Metrics")
 rows = []
 for name, run, result in zip(names, runs, results, strict=False):
     info, ev = run.info(), result["evaluation"]
-    row = {"run": name, "dataset": Path(str(info.get("data_source", ""))).name, "architecture": info.get("arch"),
+    row = {"run": name, "dataset": source_label(info.get("data_source")), "architecture": info.get("arch"),
            "accuracy": ev["accuracy"], "macro F1": ev["macro_f1"], "ECE": ev["ece"], "parameters": info.get("params"),
            "training time": ui.human_seconds(info.get("train_seconds"))}
     for fmt in COMPARED_EXPORTS:

@@ -10,7 +10,7 @@ import streamlit as st
 from app import plots, state, ui
 from app.audit_panel import audit_panel
 from app.cache import load_dataset_cached
-from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload, split_rows
+from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload, source_label, split_rows
 from cnnlib.data.builtin import OFFLINE_SOURCE
 from cnnlib.data.config import SOURCES_BUILTIN, SPLITS
 from cnnlib.spec import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
@@ -54,7 +54,7 @@ else:
             source = str(save_upload(upload.getvalue(), upload.name))
     elif st.session_state.get("data_config", {}).get("source", "").endswith(".zip"):
         source = st.session_state["data_config"]["source"]
-        st.caption(f"Using the zip uploaded earlier (`{Path(source).name}`).")
+        st.caption(f"Using the zip uploaded earlier ({source_label(source)}).")
 
 with st.expander("Options: input size, channels, split, subsampling"):
     c1, c2, c3 = st.columns(3)

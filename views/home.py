@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, ui
-from app.datasources import dataset_folders
+from app.datasources import dataset_folders, source_label
 from app.device import describe_device
 from app.run_manager import manage_runs
 from cnnlib.data.builtin import OFFLINE_SOURCE, is_available_offline
@@ -66,7 +66,7 @@ with left:
                     "status": f"{ui.STATUS_ICONS.get(info.get('status'), '')} {info.get('status')}",
                     "name": run_name(info),
                     "architecture": info.get("arch"),
-                    "data": info.get("data_source"),
+                    "data": source_label(info.get("data_source")),
                     "epochs": info.get("epochs_done"),
                     "test accuracy": info.get("test_accuracy"),
                     "parameters": info.get("params"),

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, live_panel, plots, state, ui
+from app.datasources import source_label
 from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
 from cnnlib.fieldset import field_sets_for_source
@@ -41,7 +42,7 @@ def _job_panel(run: Run) -> None:
 
     head = st.columns([3, 1])
     head[0].markdown(f"**{ui.STATUS_ICONS.get(status, '')} {run_name(info)}** — {status} · "
-                     f"`{info.get('arch', '?')}` on `{info.get('data_source', '?')}`")
+                     f"`{info.get('arch', '?')}` on {source_label(info.get('data_source'))}")
     if status == "running" and not run.read_only:
         if run.stop_requested():
             head[1].caption("Stopping after this batch…")
@@ -139,7 +140,7 @@ else:
     else:
         _job_panel(run)
     if len(running) > 1:
-        st.dataframe(pd.DataFrame([{"job": run_name(i), "arch": i.get("arch"), "data": i.get("data_source"),
+        st.dataframe(pd.DataFrame([{"job": run_name(i), "arch": i.get("arch"), "data": source_label(i.get("data_source")),
                                     "epochs done": i.get("epochs_done")} for i in running]), hide_index=True)
 
 # ---------------------------------------------------------------- new job

@@ -512,3 +512,15 @@ def test_train_page_says_how_many_audited_images_it_leaves_out(app_env: dict[str
     at.run()
     no_exception(at)
     assert any("2 image(s) chosen in the Data page's audit" in c.value for c in at.caption)
+
+
+def test_sources_are_named_as_people_name_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.datasources import save_upload, source_label
+
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    stored = save_upload(b"PK\x05\x06" + b"\0" * 18, "my_classes.zip")
+    assert stored.name != "my_classes.zip"  # content-hashed on the server...
+    assert source_label(str(stored)) == "my_classes.zip (uploaded)"  # ...but not on screen
+    assert source_label("digits") == "digits"
+    assert source_label(str(tmp_path / "datasets" / "cifar10")) == "cifar10"
+    assert source_label(None) == "-"

@@ -63,3 +63,10 @@ def test_counts_then_use_this_dataset_loads_the_folder(app_env: dict[str, str]) 
     assert at.session_state["data_config"]["source"] == str(folder.resolve())
     assert [m.value for m in at.metric][:1] == ["2"]
 
+    # More photos after the load: using the dataset again reads the folder again, not the cache.
+    shoot(folder, "green", (20, 220, 20))
+    at.radio(key="keep_data_kind").set_value(CAPTURE).run()
+    at.text_input(key="keep_capture_dataset").input("shapes").run()  # the router keeps it; AppTest has none
+    at.button(key="capture_use").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.value for m in at.metric][:1] == ["3"]

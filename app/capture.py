@@ -20,6 +20,7 @@ from cnnlib.data.loader import MIN_CLASSES
 from cnnlib.data.split import MIN_TO_HOLD_OUT
 
 _SAVED = "capture_saved"  # {file id: saved path} of this session's shots
+CAPTURE_RESOLUTION = "480p"
 
 
 def _names(root: Path) -> tuple[Path | None, str | None]:
@@ -44,7 +45,9 @@ def _take(folder: Path, class_name: str) -> None:
     """The camera; a new shot is written to ``folder/class_name`` once, then only reported."""
     st.caption(f"Photos go to `{folder / class_name}` as soon as they are taken. "
                "Press **Clear photo** to take the next one.")
-    shot = st.camera_input("Camera", key="capture_camera")
+    # One capture height for every shot: left to the widget's width, sizes would vary with the
+    # window, and the dataset's native size (the model input by default) with them.
+    shot = st.camera_input("Camera", key="capture_camera", resolution=CAPTURE_RESOLUTION)
     if shot is None:
         return
     saved: dict[str, str] = st.session_state.setdefault(_SAVED, {})
@@ -87,12 +90,16 @@ def capture_panel(on_use: Callable[[Path], None]) -> None:
                    "`CNNLIB_DATA_ROOTS` (folders separated by `:`), or create `./data`.")
         return
     st.caption(f"Training needs at least {MIN_CLASSES} classes and {MIN_TO_HOLD_OUT} photos of each (one each for "
-               "training, validation and test); a few dozen per class, from varied angles and light, train far better.")
+               "training, validation and test); a few dozen per class, from varied angles and light, train far better. "
+               f"Photos are taken at {CAPTURE_RESOLUTION}: a smaller input size under **Options** trains much faster.")
     folder, class_name = _names(root)
     if folder is None:
         return
-    if class_name is not None:
-        _take(folder, class_name)
-    else:
-        st.caption("Type a class name to turn the camera on.")
-    _counts(folder, on_use)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        if class_name is not None:
+            _take(folder, class_name)
+        else:
+            st.caption("Type a class name to turn the camera on.")
+    with right:
+        _counts(folder, on_use)

@@ -102,7 +102,8 @@ if source and (st.button("Load dataset", type="primary", key="data_load") or loa
 
 config = st.session_state.get("data_config")
 if not config:
-    st.info("Choose a source and press **Load dataset**.")
+    st.info("Press **Use this dataset** once the counts say it is ready." if kind == KINDS[4]
+            else "Choose a source and press **Load dataset**.")
     st.stop()
 if source and source != config["source"]:
     # Never show the previous dataset under a new choice: the page would describe the wrong data.

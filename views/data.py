@@ -86,8 +86,8 @@ with st.expander("Options: input size, channels, split, subsampling"):
     seed = c3.number_input("Split seed", 0, 10_000, key=state.default("keep_data_seed", 0))
 
 loaded = st.session_state.get("data_config") or {}
-load_now = st.session_state.pop("data_load_now", None) == source  # "Use this dataset" chose it on the last click
-if source and (st.button("Load dataset", type="primary", key="data_load") or load_now):
+requested = st.session_state.pop("data_load_now", None)  # the folder "Use this dataset" chose on the last click
+if source and (st.button("Load dataset", type="primary", key="data_load") or requested == source):
     st.session_state["data_config"] = {
         "source": source,
         "image_size": None if native else [int(height), int(width)],

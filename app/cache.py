@@ -8,6 +8,7 @@ change them in place (the explain code only reads the classifier, through views 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -58,13 +59,43 @@ def run_dataset(run: Run) -> Any:
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
-def load_dataset_cached(config_json: str) -> Any:
-    """``cnnlib.data.load_dataset`` for a JSON-encoded ``DataConfig`` (cached)."""
+def _load_dataset(config_json: str, source_stamp: tuple[int, ...]) -> Any:
+    del source_stamp  # part of the cache key only
     import json
 
     from cnnlib.data import DataConfig, load_dataset
 
     return load_dataset(DataConfig.from_dict(json.loads(config_json)))
+
+
+def _source_stamp(source: str) -> tuple[int, ...]:
+    """Modification times of a folder source and its folders two levels down (a zip: its own).
+
+    Adding or removing a file changes its folder's time, so a folder that gained photos since
+    it was loaded (camera capture, a copy) is read again, not served from the cache. A few
+    dozen ``stat`` calls even for a train/test layout of many classes; built-in names: empty.
+    """
+    from cnnlib.data import SOURCES_BUILTIN
+
+    path = Path(source).expanduser()
+    if source in SOURCES_BUILTIN or not path.exists():
+        return ()
+    try:
+        stamps = [path.stat().st_mtime_ns]
+        level = [path] if path.is_dir() else []
+        for _depth in range(2):
+            level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
+            stamps += [child.stat().st_mtime_ns for child in level]
+    except OSError:
+        return ()  # the loader says what is wrong with the folder
+    return tuple(stamps)
+
+
+def load_dataset_cached(config_json: str) -> Any:
+    """``cnnlib.data.load_dataset`` for a JSON-encoded ``DataConfig``, cached while its folder is unchanged."""
+    import json
+
+    return _load_dataset(config_json, _source_stamp(str(json.loads(config_json)["source"])))
 
 
 @st.cache_resource(max_entries=6, show_spinner="Evaluating on the test split…")

@@ -3,7 +3,8 @@
 ``CNNLIB_DATA_ROOTS`` is a list of directories separated by ``os.pathsep``; by default
 ``./data`` and ``../shared/datasets`` relative to the project. A folder a user names is
 resolved (symlinks and ``..`` followed) and must stay inside one of them, so the app never
-browses the whole disk.
+browses the whole disk. The app writes the user's own data (camera captures) only into
+``writable_root()``, the first of them it may write to.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from cnnlib.errors import DataError
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def data_roots() -> list[Path]:
-    """The configured data roots that exist, resolved."""
+def _configured_roots() -> list[Path]:
+    """Every configured data root, resolved, in order, whether it exists or not."""
     raw = os.environ.get("CNNLIB_DATA_ROOTS")
     entries = raw.split(os.pathsep) if raw else ["data", "../shared/datasets"]
     roots: list[Path] = []
@@ -31,9 +32,30 @@ def data_roots() -> list[Path]:
         if not path.is_absolute():
             path = PROJECT_DIR / path
         path = path.resolve()
-        if path.is_dir() and path not in roots:
+        if path not in roots:
             roots.append(path)
     return roots
+
+
+def data_roots() -> list[Path]:
+    """The configured data roots that exist, resolved."""
+    return [root for root in _configured_roots() if root.is_dir()]
+
+
+def writable_root() -> Path | None:
+    """Where the app writes the user's data (camera captures): the first root it may write to.
+
+    A configured root that does not exist yet counts when the app could create it (its
+    nearest existing parent is writable), so a fresh checkout captures into ``./data``; the
+    writer creates it. None when every root is read-only (e.g. only a shared dataset folder).
+    """
+    for root in _configured_roots():
+        existing = root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return root
+    return None
 
 
 def resolve_in_roots(root: Path, relative: str) -> Path:

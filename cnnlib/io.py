@@ -32,10 +32,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def _replace_atomically(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[str]:
+def _replace_atomically(path: str | os.PathLike[str], suffix: str = ".tmp", exclusive: bool = False) -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
 
-    On any error the temporary file is removed and ``path`` keeps its old content.
+    On any error the temporary file is removed and ``path`` keeps its old content. With
+    ``exclusive`` the finished file is hard-linked to ``path`` instead of renamed: the link
+    fails with ``FileExistsError`` when ``path`` exists, so two writers never replace each other.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,11 @@ def _replace_atomically(path: str | os.PathLike[str], suffix: str = ".tmp") -> I
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        if exclusive:
+            os.link(tmp, target)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -55,6 +61,17 @@ def _replace_atomically(path: str | os.PathLike[str], suffix: str = ".tmp") -> I
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` so readers never see a partial file."""
     with _replace_atomically(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def atomic_create_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to a new file ``path`` atomically, never replacing an existing one.
+
+    Raises:
+        FileExistsError: ``path`` exists already; it is left untouched.
+    """
+    with _replace_atomically(path, exclusive=True) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
     return Path(path)
 

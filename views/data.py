@@ -1,4 +1,4 @@
-"""Data: choose a source, look at it (class counts, samples, sizes, splits, warnings)."""
+"""Data: choose a source (or take photos for one), look at it (class counts, samples, sizes, splits, warnings)."""
 
 import json
 import warnings
@@ -10,13 +10,27 @@ import streamlit as st
 from app import plots, state, ui
 from app.audit_panel import audit_panel
 from app.cache import load_dataset_cached
+from app.capture import capture_panel
 from app.datasources import data_roots, dataset_folders, resolve_in_roots, save_upload, source_label, split_rows
 from cnnlib.data.builtin import OFFLINE_SOURCE
 from cnnlib.data.config import SOURCES_BUILTIN, SPLITS
 from cnnlib.spec import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
-KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip")
+KINDS = ("Bundled digits", "Keras dataset", "Folder on the server", "Upload a .zip", "Capture with the camera")
 KERAS = tuple(name for name in SOURCES_BUILTIN if name != OFFLINE_SOURCE)
+TYPE_PATH = "Type a path…"
+
+
+def use_folder(folder: Path) -> None:
+    """Make ``folder`` the page's server-folder source and load it (a button callback: runs before the widgets)."""
+    st.session_state["keep_data_kind"] = KINDS[2]
+    if str(folder) in map(str, dataset_folders()):
+        st.session_state["keep_data_folder"] = str(folder)
+    else:  # not in the list (e.g. its root holds a train/ folder): the typed path always resolves
+        st.session_state.update(keep_data_folder=TYPE_PATH, keep_data_root=str(folder.parent),
+                                keep_data_rel=folder.name)
+    st.session_state["data_load_now"] = str(folder)
+
 
 st.title("🗂️ Data")
 st.caption("Pick a dataset and check it before training: classes, balance, samples, sizes and splits.")
@@ -35,9 +49,9 @@ elif kind == KINDS[2]:
         st.warning("No data roots exist. Set `CNNLIB_DATA_ROOTS` (folders separated by `:`), or create `./data`.")
     else:
         found = [str(p) for p in dataset_folders()]
-        options = found + ["Type a path…"]
+        options = [*found, TYPE_PATH]
         choice = st.selectbox("Folder", options, key=state.choose("keep_data_folder", options))
-        if choice == "Type a path…":
+        if choice == TYPE_PATH:
             root_options = [str(r) for r in roots]
             root = st.selectbox("Data root", root_options, key=state.choose("keep_data_root", root_options))
             relative = st.text_input("Folder inside the root", key=state.default("keep_data_rel", ""),
@@ -47,7 +61,7 @@ elif kind == KINDS[2]:
         else:
             source = choice
         st.caption("Allowed roots: " + ", ".join(f"`{r}`" for r in roots))
-else:
+elif kind == KINDS[3]:
     upload = st.file_uploader("A .zip of class folders", type=["zip"], key="data_zip")
     if upload is not None:
         with ui.user_errors():
@@ -55,6 +69,10 @@ else:
     elif st.session_state.get("data_config", {}).get("source", "").endswith(".zip"):
         source = st.session_state["data_config"]["source"]
         st.caption(f"Using the zip uploaded earlier ({source_label(source)}).")
+else:
+    st.caption("Take photos class by class, Teachable Machine style; they are saved as an ordinary folder "
+               "dataset that **Use this dataset** loads here and Train trains on.")
+    capture_panel(use_folder)
 
 with st.expander("Options: input size, channels, split, subsampling"):
     c1, c2, c3 = st.columns(3)
@@ -68,7 +86,8 @@ with st.expander("Options: input size, channels, split, subsampling"):
     seed = c3.number_input("Split seed", 0, 10_000, key=state.default("keep_data_seed", 0))
 
 loaded = st.session_state.get("data_config") or {}
-if source and st.button("Load dataset", type="primary", key="data_load"):
+requested = st.session_state.pop("data_load_now", None)  # the folder "Use this dataset" chose on the last click
+if source and (st.button("Load dataset", type="primary", key="data_load") or requested == source):
     st.session_state["data_config"] = {
         "source": source,
         "image_size": None if native else [int(height), int(width)],
@@ -83,7 +102,8 @@ if source and st.button("Load dataset", type="primary", key="data_load"):
 
 config = st.session_state.get("data_config")
 if not config:
-    st.info("Choose a source and press **Load dataset**.")
+    st.info("Press **Use this dataset** once the counts say it is ready." if kind == KINDS[4]
+            else "Choose a source and press **Load dataset**.")
     st.stop()
 if source and source != config["source"]:
     # Never show the previous dataset under a new choice: the page would describe the wrong data.

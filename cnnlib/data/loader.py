@@ -19,6 +19,8 @@ from cnnlib.errors import DataError
 from cnnlib.images import IMAGE_EXTENSIONS
 
 Progress = Callable[[str], None] | None
+#: Class folders a dataset needs: a classifier of one class has nothing to tell apart.
+MIN_CLASSES = 2
 ACCEPTED = (
     f"a built-in name ({', '.join(SOURCES_BUILTIN)}), a folder of class subfolders (DIR/<class>/*.jpg, or "
     "DIR/train/<class>/ + DIR/test/<class>/), or a .zip of such a folder"
@@ -246,9 +248,9 @@ def _check_classes(classes: dict[str, list[str]], root: Path) -> list[str]:
             f"{root} holds no image files; expected {ACCEPTED}; image extensions: jpg, jpeg, png, bmp, gif, webp. "
             f"Received: {len(names)} subfolder(s)"
         )
-    if len(names) < 2:
+    if len(names) < MIN_CLASSES:
         raise DataError(
-            f"{root} has {len(names)} class folder(s); a classifier needs at least 2 (DIR/<class>/*.jpg). "
+            f"{root} has {len(names)} class folder(s); a classifier needs at least {MIN_CLASSES} (DIR/<class>/*.jpg). "
             f"Received: {names}"
         )
     empty = [name for name, files in classes.items() if not files]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: A class with fewer examples than this keeps them all for training: one for training, one
+#: for validation and one for test is the least that lets every part see the class.
+MIN_TO_HOLD_OUT = 3
+
 
 def _class_rng(seed: int, class_index: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, class_index, purpose])
@@ -28,7 +32,7 @@ def subsample(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.nd
 
 
 def _holdout(count: int, fraction: float) -> int:
-    if fraction <= 0.0 or count < 3:
+    if fraction <= 0.0 or count < MIN_TO_HOLD_OUT:
         return 0
     return max(1, int(round(count * fraction)))
 
@@ -39,7 +43,7 @@ def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int)
     Args:
         labels: class index per example.
         fractions: e.g. ``{"val": 0.1, "test": 0.1}``; every class with at
-            least 3 examples gets at least one example in each part with a
+            least ``MIN_TO_HOLD_OUT`` examples gets at least one example in each part with a
             positive fraction, and always keeps one for training.
         seed: the split seed.
 

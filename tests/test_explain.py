@@ -239,3 +239,12 @@ def test_nested_mobilenet_base_is_reachable() -> None:
     if reference.max() > reference.min():
         assert _pearson(result.heatmap, reference) >= 0.99
     assert feature_maps(model, image, "block_1_expand_relu").shape[:2] == (16, 16)
+
+
+def test_a_flat_heatmap_is_told_apart_from_one_that_shows_something() -> None:
+    from cnnlib.explain import is_flat
+
+    assert is_flat(np.zeros((8, 8), np.float32)) and is_flat(np.full((8, 8), 0.5, np.float32))
+    shown = np.zeros((8, 8), np.float32)
+    shown[2, 3] = 0.2
+    assert not is_flat(shown)

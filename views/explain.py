@@ -1,5 +1,7 @@
 """Explain: Grad-CAM, Grad-CAM++, Score-CAM and saliency side by side, and feature maps."""
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -56,7 +58,7 @@ if image is None:
     st.stop()
 
 # Imported after the early stop: TensorFlow loads only once there is an image to explain.
-from cnnlib.explain import METHODS, conv_layer_names, explain, feature_maps  # noqa: E402
+from cnnlib.explain import METHODS, conv_layer_names, explain, feature_maps, is_flat  # noqa: E402
 from cnnlib.explain.graph import resolve_layer  # noqa: E402
 
 with ui.user_errors():
@@ -67,6 +69,11 @@ for warning in answer_warnings(answer, classes):
 c1, c2, c3 = st.columns([1, 2, 2])
 c1.image(ui.display_image(image, 160), caption="model input" + (f" · true: {true_label}" if true_label else ""), width=160)
 c2.markdown("**Prediction**  \n" + "  \n".join(f"{i + 1}. **{b['label']}** — {b['confidence']:.1%}" for i, b in enumerate(best)))
+# A target class belongs to the image it was chosen for: a new image starts from "predicted".
+image_id = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+if st.session_state.get("explain_target_image") != image_id:
+    st.session_state["explain_target_image"] = image_id
+    st.session_state["keep_explain_target"] = "predicted"
 target_name = c3.selectbox("Explain the class", ["predicted"] + classes, key=state.choose("keep_explain_target", ["predicted"] + classes, "predicted"))
 alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("keep_explain_alpha", 0.45))
 # "predicted" means the run's answer (test-time views included), which the heatmaps then explain.
@@ -81,6 +88,9 @@ for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
         explanation = explain(model, image, method, target_class=target)
         column.image(explanation.overlay(alpha), caption=f"{title} · {classes[target]}",
                      width="stretch")
+        if is_flat(explanation.heatmap):
+            column.caption(f"This map is flat: no region of the image raises **{classes[target]}**, so there "
+                           "is nothing to highlight (common when the image is far from what the model learned).")
         curves[title] = deletion(predictor.probabilities, image, explanation.heatmap, target)
         column.caption(f"Deletion score **{curves[title].score:.2f}** (random order "
                        f"{curves[title].random_score:.2f}; lower means the model follows this map)")

@@ -48,7 +48,18 @@ __all__ = [
     "explain_all",
     "fast_gradcam",
     "feature_maps",
+    "is_flat",
 ]
+
+
+FLAT_SPREAD = 1e-3  # heatmaps are in [0, 1]; a spread below this draws as one colour
+
+
+def is_flat(heatmap: np.ndarray) -> bool:
+    """True when a heatmap shows nothing: the same value everywhere (e.g. Grad-CAM's ReLU of a
+    class score no region raises), which an overlay draws as a blank tint."""
+    values = np.asarray(heatmap, dtype=np.float32)
+    return bool(values.size == 0 or float(values.max() - values.min()) < FLAT_SPREAD)
 
 
 @dataclass

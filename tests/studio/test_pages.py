@@ -461,9 +461,13 @@ def test_explain_browses_test_images_by_class(trained_runs: list[Path]) -> None:
     at.selectbox(key="keep_explain_class").set_value("4").run()
     no_exception(at)
     assert at.number_input(key="explain_number_4").label == f"Test image (1–{fours})"
+    at.selectbox(key="keep_explain_target").set_value("7").run()
+    assert at.selectbox(key="keep_explain_target").value == "7"
     at.number_input(key="explain_number_4").set_value(fours).run()
     no_exception(at)
     assert not errors(at)
+    # A target class chosen for one image does not carry over to the next.
+    assert at.selectbox(key="keep_explain_target").value == "predicted"
 
 
 def test_data_audit_panel_finds_planted_problems_and_excludes_the_chosen_ones(app_env: dict[str, str]) -> None:

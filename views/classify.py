@@ -5,8 +5,9 @@ import streamlit as st
 
 from app import exporting, plots, state, ui
 from app.cache import load_predictor
-from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
+from app.inference import DISPLAY_SIDE, headline, upload_warnings
 from cnnlib.images import UPLOAD_TYPES
+from cnnlib.inference import LOW_CONFIDENCE, accepted
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
@@ -21,6 +22,8 @@ if st.toggle("Use the camera", key="classify_camera_on"):
     if shot is not None:
         files.append(shot)
 show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
+threshold = st.slider("Confidence threshold", 0.0, 1.0, step=0.01, key=state.default("keep_classify_threshold", LOW_CONFIDENCE),
+                      help="Below this top-1 confidence the answer is shown as “Not sure”, with the top class as a guess.")
 
 answers, errors = [], []
 uploaded_bytes = {file.name: file.getvalue() for file in files}  # answers skip unreadable files: match by name
@@ -40,12 +43,12 @@ rows = []
 for n, upload in enumerate(answers):
     answer = upload.answer
     rows.append({"file": upload.name, "prediction": answer.label, "confidence": round(answer.confidence, 4),
-                 "band": answer.band, "unfamiliar": answer.unfamiliar,
+                 "accepted": accepted(answer.confidence, threshold), "band": answer.band, "unfamiliar": answer.unfamiliar,
                  **{f"top{i + 1}": f"{b['label']} ({b['confidence']:.1%})" for i, b in enumerate(answer.top[1:3], 1)}})
     st.divider()
-    st.markdown(f"#### {band_emoji(answer.band)} Prediction: **{answer.label}** — {answer.confidence:.1%} ({answer.band})")
+    st.markdown(f"#### {headline(answer, threshold)}")
     st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
-    for warning in upload_warnings(upload, classes):
+    for warning in upload_warnings(upload, classes, threshold):
         st.warning(warning)
     with st.expander("Wrong? Tell the right class, and keep this photo as a field test"):
         truth = st.selectbox("The right class", classes, key=f"classify_truth_{n}")

@@ -229,6 +229,8 @@ def test_classify_export_int8(trained_runs: list[Path]) -> None:
     no_exception(at)
     assert not errors(at)
     assert any(m.label == "Agreement with Keras" for m in at.metric)
+    assert any(b.label.startswith("⬇️ TFLite bundle (int8, .zip") for b in at.get("download_button")), \
+        [b.label for b in at.get("download_button")]
 
 
 def test_compare_two_runs(trained_runs: list[Path]) -> None:

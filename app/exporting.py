@@ -1,4 +1,4 @@
-"""The Export panel: build a TFLite file through the core, show its verification report.
+"""The Export panel: build a TFLite file and its bundle through the core, show its verification report.
 
 Files and reports go where the core puts them (``cnnlib.operations.export_dir``): the run's
 ``exports/`` folder, or for a read-only bundled run a folder in the writable run store. The

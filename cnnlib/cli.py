@@ -246,10 +246,11 @@ def _add_run_commands(sub: Any) -> None:
     evaluate.add_argument("--top-k", type=int, default=3)
     evaluate.add_argument("--runs")
 
-    export = sub.add_parser("export", help="export a run to TFLite or SavedModel, verified")
+    export = sub.add_parser("export", help="export a run to TFLite (with its bundle .zip) or SavedModel, verified")
     export.add_argument("run")
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    export.add_argument("--out", help="output path (default: inside the run's exports/)")
+    export.add_argument("--out", help="output path (default: inside the run's exports/); a TFLite file's bundle "
+                                      "(model, labels, PREPROCESSING.md, predict.py) is written beside it as .zip")
     export.add_argument("--runs")
     _add_file_commands(sub)
 

@@ -142,6 +142,17 @@ class TFLiteClassifier:
         self._dynamic_batch = int(signature[0]) == -1
         self._batch = int(self._input["shape"][0])
 
+    @property
+    def input_quantization(self) -> tuple[float, int]:
+        """``(scale, zero_point)`` of the input tensor; ``(0.0, 0)`` for a float input."""
+        scale, zero_point = self._input["quantization"]
+        return float(scale), int(zero_point)
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        """The dtype of the output tensor (float32 for every cnnlib export, int8 included)."""
+        return np.dtype(self._output["dtype"])
+
     def _quantize(self, batch: np.ndarray) -> np.ndarray:
         scale, zero_point = self._input["quantization"]
         if self.input_dtype in (np.dtype(np.uint8), np.dtype(np.int8)) and scale:

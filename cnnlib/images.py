@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from cnnlib.errors import ConfigError, DataError
+from cnnlib.spec import RESIZE_FILTER
 
 MAX_IMAGE_PIXELS = 100_000_000
 """Decompression-bomb limit: an image with more pixels is a ``DataError``."""
@@ -43,6 +44,16 @@ UPLOAD_TYPES = tuple(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
 """``IMAGE_EXTENSIONS`` without the dot, as upload widgets (Streamlit's ``type=``) want them."""
 
 ImageSource = str | os.PathLike[str] | bytes | BinaryIO
+
+#: The colour transparency is composited on (RGBA): white, so a transparent PNG's background
+#: reads as paper, not as black ink.
+ALPHA_BACKGROUND = (255, 255, 255, 255)
+#: Pillow modes with an alpha channel; a palette ("P") image with a transparent colour counts too.
+ALPHA_MODES = ("LA", "La", "RGBA", "RGBa", "PA")
+#: Large JPEGs are draft-decoded (libjpeg DCT scaling) to at least this many times the model's size.
+DRAFT_FACTOR = 2
+#: The Pillow filter named by the spec's ``RESIZE_FILTER`` (antialiased when shrinking).
+RESAMPLING = Image.Resampling[RESIZE_FILTER.upper()]
 
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 # Image.open swaps the process-wide warning filters to turn Pillow's
@@ -136,13 +147,19 @@ def to_array(image: Image.Image, size: tuple[int, int], channels: int) -> np.nda
     _check_channels(channels)
     if image.mode not in ("L", "RGB"):
         image = _normalize_mode(image)
-    mode = "L" if channels == 1 else "RGB"
+    mode = channel_mode(channels)
     if image.mode != mode:
         image = image.convert(mode)
     if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
+        image = image.resize((width, height), RESAMPLING)
     array = np.array(image, dtype=np.uint8)  # a writable copy
     return array[:, :, None] if channels == 1 else array
+
+
+def channel_mode(channels: int) -> str:
+    """The Pillow mode of a model input with ``channels`` channels: ``"L"`` (1) or ``"RGB"`` (3)."""
+    _check_channels(channels)
+    return "L" if channels == 1 else "RGB"
 
 
 @dataclass(frozen=True)
@@ -191,8 +208,8 @@ def load_image_with_preview(source: ImageSource, size: tuple[int, int], channels
     if decoded is None or (decoded.size != full_size and max(decoded.size) < preview_side):
         # Draft mode keeps >= 2x the size asked, so ask for half the preview.
         decoded = _decode(data, name, target=(max(1, preview_side // 2),) * 2)
-    # Bilinear, the library's one filter: 1 ms less than thumbnail's default bicubic on a phone photo.
-    decoded.thumbnail((preview_side, preview_side), Image.Resampling.BILINEAR)
+    # The library's one filter: 1 ms less than thumbnail's default bicubic on a phone photo.
+    decoded.thumbnail((preview_side, preview_side), RESAMPLING)
     return ImageWithPreview(pixels, decoded, info)
 
 
@@ -316,11 +333,11 @@ def _decode(data: bytes, name: str, target: tuple[int, int] | None) -> Image.Ima
 
 
 def _apply_draft(image: Image.Image, target: tuple[int, int], orientation: int) -> None:
-    """Let libjpeg scale by 1/2, 1/4 or 1/8 while keeping >= 2x the target."""
+    """Let libjpeg scale by 1/2, 1/4 or 1/8 while keeping >= ``DRAFT_FACTOR`` x the target."""
     height, width = target
     if orientation in (5, 6, 7, 8):  # the file is stored rotated by 90 degrees
         height, width = width, height
-    wanted = (2 * width, 2 * height)
+    wanted = (DRAFT_FACTOR * width, DRAFT_FACTOR * height)
     if image.size[0] >= 2 * wanted[0] and image.size[1] >= 2 * wanted[1]:
         image.draft(None, wanted)
 
@@ -363,10 +380,8 @@ def _normalize_mode(image: Image.Image) -> Image.Image:
         return image
     if mode == "1":
         return image.convert("L")
-    if mode in ("LA", "La"):
-        return _composite(image, "L")
-    if mode in ("RGBA", "RGBa", "PA"):
-        return _composite(image, "RGB")
+    if mode in ALPHA_MODES:
+        return _composite(image, "L" if mode in ("LA", "La") else "RGB")
     if mode == "P":
         if "transparency" in image.info:
             return _composite(image, "RGB")
@@ -379,7 +394,7 @@ def _normalize_mode(image: Image.Image) -> Image.Image:
 def _composite(image: Image.Image, mode: str) -> Image.Image:
     # Gray+alpha goes through RGBA too: Pillow's RGB->L weights sum to one, so a
     # gray pixel keeps its value exactly, and one compositing rule serves both.
-    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    background = Image.new("RGBA", image.size, ALPHA_BACKGROUND)
     return Image.alpha_composite(background, image.convert("RGBA")).convert(mode)
 
 

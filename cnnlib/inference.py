@@ -22,14 +22,33 @@ from typing import Any
 
 import numpy as np
 
-from cnnlib.errors import CnnlibError, DataError
+from cnnlib.errors import CnnlibError, ConfigError, DataError
 from cnnlib.runs import Run
 from cnnlib.spec import DEFAULT_VIEWS, InputSpec
 
 #: Confidence bands, highest first: (lowest top-1 confidence, words).
 BANDS = ((0.90, "very confident"), (0.70, "fairly sure"), (0.50, "leaning towards it"), (0.00, "unsure"))
-#: Below this top-1 confidence the answer comes with a warning.
+#: The default confidence threshold: below this top-1 confidence an answer is "not sure", a guess.
 LOW_CONFIDENCE = 0.5
+
+
+def accepted(confidence: float, threshold: float = LOW_CONFIDENCE) -> bool:
+    """Whether an answer is sure enough to be given as a label, not only as a guess.
+
+    Confidence only: whether the photo shows one of the classes at all is the familiarity
+    score's call (``Answer.unfamiliar``), kept apart, since a model can be confidently wrong
+    about something it never saw.
+
+    Args:
+        confidence: The answer's top-1 (calibrated) probability.
+        threshold: The lowest accepted confidence, in [0, 1]; 0 accepts every answer.
+
+    Raises:
+        ConfigError: ``threshold`` is not a number in [0, 1].
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"the confidence threshold must be a number in [0, 1]. Received: threshold={threshold!r}")
+    return float(confidence) >= threshold
 
 
 def confidence_band(confidence: float) -> str:
@@ -214,10 +233,6 @@ class Answer:
     @property
     def confidence(self) -> float:
         return float(self.top[0]["confidence"])
-
-    @property
-    def low_confidence(self) -> bool:
-        return self.confidence < LOW_CONFIDENCE
 
 
 @dataclass

@@ -260,8 +260,12 @@ def export_dir(run: Run, runs_dir: str | os.PathLike[str] | None = None) -> Path
 
 
 def export_report(run: Run, fmt: str, runs_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
-    """The verification report of an earlier ``fmt`` export whose file still exists, else None."""
-    for folder in dict.fromkeys((run.exports_dir, export_dir(run, runs_dir))):
+    """The verification report of an earlier ``fmt`` export whose file still exists, else None.
+
+    For a bundled run, an export built in the store (``export_dir``) wins over the one it
+    shipped with: it is the newer file, and it has its bundle.
+    """
+    for folder in dict.fromkeys((export_dir(run, runs_dir), run.exports_dir)):
         path = folder / f"{fmt}.json"
         try:
             report = read_json(path)
@@ -271,8 +275,18 @@ def export_report(run: Run, fmt: str, runs_dir: str | os.PathLike[str] | None = 
         if not target.is_absolute() or not target.exists():
             target = folder / export_filename(fmt)
         if target.exists():
-            return {**report, "path": str(target)}
+            return {**report, "path": str(target), "bundle": _existing_bundle(target)}
     return None
+
+
+def _existing_bundle(target: Path) -> str | None:
+    """The bundle beside a ``.tflite`` export, or None (a SavedModel, or an export made before bundles)."""
+    from cnnlib.bundle import bundle_path
+
+    if target.suffix != ".tflite":
+        return None
+    bundle = bundle_path(target)
+    return str(bundle) if bundle.is_file() else None
 
 
 def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None,
@@ -288,9 +302,12 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
 
     Returns:
         The verification report, also saved as ``<format>.json`` beside the default location.
+        A TFLite export's ``bundle`` is the zip written beside the file (``cnnlib.bundle``:
+        the file, labels, preprocessing notes and a ``predict.py``).
         For a bundled run, ``note`` says where the files went instead of the read-only run.
     """
     from cnnlib import export as exporter
+    from cnnlib.bundle import bundle_path, write_bundle
     from cnnlib.inference import load_predictor
 
     if fmt not in EXPORT_FORMATS:
@@ -298,7 +315,8 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
     run = open_run(run_ref, runs_dir)
     folder = export_dir(run, runs_dir)
     ensure_calibrated(run)
-    model = load_predictor(run).model  # the run's answer: test-time views and calibration inside
+    predictor = load_predictor(run)
+    model = predictor.model  # the run's answer: test-time views and calibration inside
     target = Path(out) if out else folder / export_filename(fmt)
     if fmt == SAVEDMODEL:
         exporter.export_savedmodel(model, target)
@@ -307,9 +325,12 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
     else:
         if target.exists() and target.is_dir():
             raise ConfigError(f"the export path must be a file, not a directory. Received: out={str(target)!r}")
+        bundle_path(target)  # refuses an --out ending in .zip before the conversion, not after it
         dataset = load_run_dataset(run)
         report = exporter.export_tflite(model, fmt, target, representative_images(dataset.train),
                                         dataset.test.images, dataset.test.labels, max_test=max_test)
+        # The spec that built the exported model, so the bundle's notes say what is inside it.
+        report["bundle"] = str(write_bundle(target, predictor.spec, fmt, run.id, report))
     if run.read_only:
         report["note"] = f"run {run.id!r} is bundled and read-only, so its export was written to {str(target)!r}"
     atomic_write_json(folder / f"{fmt}.json", report)

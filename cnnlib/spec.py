@@ -26,6 +26,8 @@ MAX_IMAGE_SIDE = 1024
 VIEWS = ("identity", "mirror")
 DEFAULT_VIEWS = ("identity",)
 MIRRORED_VIEWS = ("identity", "mirror")
+#: Each view in words (the mirror flips the width axis: ``cnnlib.inference``).
+VIEW_WORDS = {"identity": "the image as it is", "mirror": "the image mirrored left to right"}
 
 #: Models take raw pixels in this range; scaling is a layer inside the model.
 VALUE_RANGE = (0, 255)

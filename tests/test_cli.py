@@ -120,6 +120,7 @@ def test_export_int8_contract(capsys: pytest.CaptureFixture[str], store: tuple[P
     assert {"path", "bytes", "format", "keras_accuracy", "tflite_accuracy", "agreement"} <= set(report)
     assert report["format"] == "tflite-int8" and out_path.stat().st_size == report["bytes"]
     assert report["agreement"] >= 0.99
+    assert report["bundle"] == str(out_path.with_suffix(".zip")) and zipfile.is_zipfile(report["bundle"])
 
 
 def _digit_png(tmp_path: Path) -> Path:

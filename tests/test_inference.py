@@ -79,6 +79,17 @@ def test_single_view_is_the_classifier_and_a_mismatch_is_refused() -> None:
         inference_model(classifier, spec_for((18, 18, 3), ("a", "b")))
 
 
+def test_an_answer_is_accepted_from_the_threshold_up() -> None:
+    from cnnlib.inference import LOW_CONFIDENCE, accepted
+
+    assert accepted(LOW_CONFIDENCE) and not accepted(LOW_CONFIDENCE - 1e-6)  # the default: the page's first value
+    assert accepted(0.41, 0.4) and not accepted(0.41, 0.99)
+    assert accepted(0.0, 0.0) and accepted(1.0, 1.0) and accepted(0.99, 0.99)
+    for bad in (-0.1, 1.5, True, "0.5", float("nan"), None):
+        with pytest.raises(ConfigError, match="confidence threshold"):
+            accepted(0.5, bad)  # type: ignore[arg-type]
+
+
 def test_input_spec_validates_and_round_trips() -> None:
     spec = spec_for((32, 24, 1), CLASSES, ("identity", "mirror"))
     assert InputSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec

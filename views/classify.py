@@ -5,8 +5,10 @@ import streamlit as st
 
 from app import exporting, plots, state, ui
 from app.cache import load_predictor
-from app.inference import DISPLAY_SIDE, band_emoji, upload_warnings
+from app.inference import DISPLAY_SIDE, headline, upload_warnings
+from cnnlib.bundle import BUNDLE_MEMBERS
 from cnnlib.images import UPLOAD_TYPES
+from cnnlib.inference import LOW_CONFIDENCE, accepted
 
 st.title("📷 Classify")
 run = ui.pick_run("keep_run", "Model")
@@ -21,6 +23,8 @@ if st.toggle("Use the camera", key="classify_camera_on"):
     if shot is not None:
         files.append(shot)
 show_cam = st.toggle("Show Grad-CAM", key=state.default("keep_classify_cam", True))
+threshold = st.slider("Confidence threshold", 0.0, 1.0, step=0.01, key=state.default("keep_classify_threshold", LOW_CONFIDENCE),
+                      help="Below this top-1 confidence the answer is shown as “Not sure”, with the top class as a guess.")
 
 answers, errors = [], []
 uploaded_bytes = {file.name: file.getvalue() for file in files}  # answers skip unreadable files: match by name
@@ -40,12 +44,12 @@ rows = []
 for n, upload in enumerate(answers):
     answer = upload.answer
     rows.append({"file": upload.name, "prediction": answer.label, "confidence": round(answer.confidence, 4),
-                 "band": answer.band, "unfamiliar": answer.unfamiliar,
+                 "accepted": accepted(answer.confidence, threshold), "band": answer.band, "unfamiliar": answer.unfamiliar,
                  **{f"top{i + 1}": f"{b['label']} ({b['confidence']:.1%})" for i, b in enumerate(answer.top[1:3], 1)}})
     st.divider()
-    st.markdown(f"#### {band_emoji(answer.band)} Prediction: **{answer.label}** — {answer.confidence:.1%} ({answer.band})")
+    st.markdown(f"#### {headline(answer, threshold)}")
     st.caption(f"`{upload.name}` · {upload.original_size[0]}×{upload.original_size[1]} pixels")
-    for warning in upload_warnings(upload, classes):
+    for warning in upload_warnings(upload, classes, threshold):
         st.warning(warning)
     with st.expander("Wrong? Tell the right class, and keep this photo as a field test"):
         truth = st.selectbox("The right class", classes, key=f"classify_truth_{n}")
@@ -81,15 +85,20 @@ if st.button(f"Build and verify {exporting.short_name(fmt)}", key="export_build"
         report = exporting.export(run, fmt)
 if report is not None:
     exporting.show_report(report)
+c1, c2 = st.columns(2)
+short = exporting.short_name(fmt)
+if report is not None and report.get("bundle"):
+    with open(report["bundle"], "rb") as handle:
+        bundle = handle.read()
+    c1.download_button(f"⬇️ TFLite bundle ({short}, .zip, {ui.human_bytes(len(bundle))})", bundle,
+                       file_name=f"{run.id}-{short}.zip", mime="application/zip", key="export_bundle")
+    c1.caption(f"Inside: {', '.join(f'`{name}`' for name in BUNDLE_MEMBERS)}.")
+elif report is not None:  # an export made before bundles: its bare file, until it is built again
     with open(report["path"], "rb") as handle:
-        tflite_bytes = handle.read()
-c1, c2, c3 = st.columns(3)
-if report is not None:
-    c1.download_button(f"⬇️ {exporting.short_name(fmt)}.tflite ({ui.human_bytes(len(tflite_bytes))})", tflite_bytes,
-                       file_name=f"{run.id}-{exporting.short_name(fmt)}.tflite",
-                       mime="application/octet-stream", key="export_tflite")
+        c1.download_button(f"⬇️ {short}.tflite", handle.read(), file_name=f"{run.id}-{short}.tflite",
+                           mime="application/octet-stream", key="export_tflite")
+    c1.caption("Build it again to get the bundle: the file with its labels, preprocessing notes and `predict.py`.")
 else:
-    c1.caption("Build the TFLite file to download it.")
+    c1.caption("Build the TFLite file to download its bundle.")
 with open(run.best_model_path(), "rb") as handle:
     c2.download_button("⬇️ model.keras", handle.read(), file_name=f"{run.id}.keras", mime="application/octet-stream", key="export_keras")
-c3.download_button("⬇️ labels.txt", ("\n".join(classes) + "\n").encode(), file_name="labels.txt", mime="text/plain", key="export_labels")

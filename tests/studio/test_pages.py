@@ -203,7 +203,7 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
     assert at.get("download_button")
 
 
-def test_classify_answers_with_the_bundled_run_without_training(app_env: dict[str, str],
+def test_classify_answers_with_the_bundled_run_without_training_and_a_threshold_says_not_sure(app_env: dict[str, str],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # The fast tier's Classify check: the shipped CIFAR-10 run, read-only, no training needed.
     bundled_root = PROJECT / "assets" / "runs"
@@ -214,14 +214,24 @@ def test_classify_answers_with_the_bundled_run_without_training(app_env: dict[st
     at.session_state["keep_run"] = str(bundled)
     at.run()
     no_exception(at)
+    assert at.slider(key="keep_classify_threshold").value == 0.5  # cnnlib.inference.LOW_CONFIDENCE
     at.file_uploader(key="classify_files").set_value([
         ("photo.png", png_bytes((64, 64)), "image/png"),
+        ("photo.jpg", jpeg_bytes(), "image/jpeg"),
         ("notes.png", b"this is text, not a picture", "image/png"),
     ]).run()
     no_exception(at)
     messages = errors(at)
     assert len(messages) == 1 and "notes.png" in messages[0], messages
-    assert sum("Prediction:" in m.value for m in at.markdown) == 1
+    assert sum("Prediction:" in m.value for m in at.markdown) == 2
+    # The threshold at 0.99: neither synthetic photo is that sure, so both read "Not sure", also in the table.
+    at.toggle(key="keep_classify_cam").set_value(False)  # the rerun answers again; Grad-CAM was drawn above
+    at.slider(key="keep_classify_threshold").set_value(0.99).run()
+    no_exception(at)
+    headlines = [m.value for m in at.markdown if "Prediction:" in m.value]
+    assert len(headlines) == 2 and all("Not sure (top guess: " in h for h in headlines), headlines
+    table = at.dataframe[0].value
+    assert "accepted" in table.columns and not table["accepted"].any()
     assert sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*")) == files_before, "a bundled run is read-only"
 
 
@@ -232,6 +242,8 @@ def test_classify_export_int8(trained_runs: list[Path]) -> None:
     no_exception(at)
     assert not errors(at)
     assert any(m.label == "Agreement with Keras" for m in at.metric)
+    assert any(b.label.startswith("⬇️ TFLite bundle (int8, .zip") for b in at.get("download_button")), \
+        [b.label for b in at.get("download_button")]
 
 
 def test_compare_two_runs(trained_runs: list[Path]) -> None:

@@ -29,6 +29,7 @@ threshold = st.slider("Confidence threshold", 0.0, 1.0, step=0.01, key=state.def
 answers, errors = [], []
 uploaded_bytes = {file.name: file.getvalue() for file in files}  # answers skip unreadable files: match by name
 if files:
+    from cnnlib.explain import is_flat
     from cnnlib.explain.overlay import overlay_heatmap
     from cnnlib.inference import answer_uploads
 
@@ -67,10 +68,19 @@ for n, upload in enumerate(answers):
     if answer.heatmap is not None:
         c4.image(overlay_heatmap(upload.preview, answer.heatmap, 0.45), caption=f"Grad-CAM for {answer.label}",
                  width="stretch")
+        if is_flat(answer.heatmap):
+            c4.caption(f"The map is flat: no region of this photo raises **{answer.label}**, so there is nothing "
+                       "to highlight (common when the photo is far from what the model learned).")
+# Files that could not be read stay in the table and the CSV, with the reason, so none goes missing.
+answered = {upload.name for upload in answers}
+failed = [file.name for file in files if file.name not in answered]
+rows += [{"file": name, "accepted": False, "error": message} for name, message in zip(failed, errors, strict=False)]
 if len(rows) > 1:
     st.divider()
     st.subheader("All uploads")
     table = pd.DataFrame(rows)
+    words = [column for column in table.columns if not pd.api.types.is_numeric_dtype(table[column])]
+    table[words] = table[words].fillna("")  # an unread file has no prediction: blank, not None
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("⬇️ Download CSV", table.to_csv(index=False).encode(), file_name="predictions.csv",
                        mime="text/csv", key="classify_csv")

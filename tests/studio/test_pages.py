@@ -201,6 +201,10 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
         assert any(name in m for m in messages), (name, messages)
     assert sum("Prediction:" in m.value for m in at.markdown) == 2
     assert at.get("download_button")
+    # The table (and its CSV) keeps the unreadable files, each with its reason.
+    table = next(frame.value for frame in at.dataframe if "file" in frame.value.columns)
+    assert list(table["file"]) == ["photo.png", "photo.jpg", "truncated.jpg", "notes.png", "bomb.png", "empty.png"]
+    assert (table["error"] == "").sum() == 2 and all(table["error"].iloc[2:].str.len() > 0)
 
 
 def test_classify_answers_with_the_bundled_run_without_training_and_a_threshold_says_not_sure(app_env: dict[str, str],

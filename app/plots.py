@@ -13,7 +13,8 @@ PALETTE = ("#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2")
 
 
 def _layout(fig: go.Figure, height: int = 320, **kwargs: Any) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), **kwargs)
+    kwargs.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=height, **kwargs)
     return fig
 
 
@@ -41,9 +42,14 @@ def training_curves(history: Sequence[dict[str, float]], title_suffix: str = "")
     lrs = [row.get("lr", row.get("learning_rate")) for row in history]
     if any(v is not None for v in lrs):
         fig.add_scatter(x=epochs, y=lrs, name="learning rate", mode="lines+markers", row=1, col=3, line=dict(color=PALETTE[2]))
-    fig.update_xaxes(title_text="epoch", dtick=1 if len(history) <= 15 else None)
+    # Each panel is a third of the width: at most ~8 epoch labels fit without overlapping.
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(history) <= 8 else None, nticks=8, tickformat="d",
+                     title_standoff=4)
     fig.update_yaxes(tickformat=".1e", rangemode="tozero", row=1, col=3)
-    return _layout(fig, height=300, title=f"Training curves{title_suffix}", legend=dict(orientation="h", y=-0.25))
+    # The legend sits below the "epoch" titles (not on them), and the top margin leaves the
+    # Plotly toolbar a row of its own above the panel titles.
+    return _layout(fig, height=340, title=f"Training curves{title_suffix}",
+                   legend=dict(orientation="h", yanchor="top", y=-0.28, x=0), margin=dict(l=10, r=10, t=80, b=70))
 
 
 def overlaid_curves(histories: dict[str, Sequence[dict[str, float]]], metric: str) -> go.Figure:

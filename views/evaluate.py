@@ -26,7 +26,8 @@ if test is None:
     st.info(f"The test images are not on this machine ({result['missing_images']}), so the figures below come "
             "from the run's saved evaluation and the galleries show no pictures.")
 
-cards = st.columns(7)
+# Two rows of four: seven cards in one row cut values such as "14m 3s" at common widths.
+cards = [*st.columns(4), *st.columns(4)]
 cards[0].metric("Accuracy", f"{ev['accuracy']:.1%}")
 cards[1].metric(f"Top-{ev['top_k']}", f"{ev['top_k_accuracy']:.1%}")
 cards[2].metric("Macro F1", f"{ev['macro_f1']:.3f}")

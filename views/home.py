@@ -65,10 +65,10 @@ with left:
                 {
                     "status": f"{ui.STATUS_ICONS.get(info.get('status'), '')} {info.get('status')}",
                     "name": run_name(info),
+                    "test accuracy": info.get("test_accuracy"),  # next to the name: visible without scrolling
                     "architecture": info.get("arch"),
                     "data": source_label(info.get("data_source")),
                     "epochs": info.get("epochs_done"),
-                    "test accuracy": info.get("test_accuracy"),
                     "parameters": info.get("params"),
                     "created": str(info.get("created", ""))[:19].replace("T", " "),
                     "bundled": bool(info.get("bundled")),

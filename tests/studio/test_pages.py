@@ -544,3 +544,14 @@ def test_sources_are_named_as_people_name_them(tmp_path: Path, monkeypatch: pyte
     assert source_label("digits") == "digits"
     assert source_label(str(tmp_path / "datasets" / "cifar10")) == "cifar10"
     assert source_label(None) == "-"
+
+
+def test_training_curves_keep_labels_legend_and_toolbar_apart() -> None:
+    from app.plots import training_curves
+
+    history = [{"loss": 1.0 / n, "val_loss": 1.2 / n, "accuracy": 0.5, "val_accuracy": 0.4, "lr": 0.01} for n in range(1, 16)]
+    layout = training_curves(history).layout
+    assert layout.legend.y < 0 and layout.legend.yanchor == "top"  # under the "epoch" titles, not on them
+    assert layout.margin.t >= 70 and layout.margin.b >= 60  # a row for the toolbar above the panel titles
+    assert layout.xaxis.dtick is None and layout.xaxis.nticks <= 8  # 15 epochs in a third of the width
+    assert training_curves(history[:5]).layout.xaxis.dtick == 1

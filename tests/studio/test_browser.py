@@ -417,9 +417,13 @@ def test_every_page_url_opened_first_on_a_fresh_server_gets_the_apps_navigation(
             page.set_default_timeout(LONG)
             page.goto(f"{url}/{'' if title == 'Home' else title.lower()}")
             page.get_by_role("heading", name=re.compile(title if title != "Home" else "cnnlib Studio")).first.wait_for()
-            wait_idle(page)
+            if title == "Classify":  # the first request: the whole page must render under the router
+                wait_idle(page)
+                no_exception(page)
+            # The others only need the router's menu (every page's content is checked in
+            # test_every_page_opens); waiting for each page to finish would double this test's time.
+            page.get_by_test_id("stSidebarNavLink").nth(len(NAV_TITLES) - 1).wait_for()
             links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
             assert [re.sub(r"^\W+", "", text).strip() for text in links] == NAV_TITLES, (title, links)
             assert "cnnlib Studio" in page.title() or title in page.title(), page.title()
-            no_exception(page)
             context.close()

@@ -405,6 +405,33 @@ def test_manage_runs_renames_and_deletes_a_run(browser_page, app_env: dict[str, 
 NAV_TITLES = ["Home", "Data", "Train", "Evaluate", "Explain", "Classify", "Compare"]
 
 
+def test_the_bundled_demo_evaluates_and_explains_without_its_dataset(browser_page, app_env: dict[str, str],  # noqa: ANN001
+                                                                      tmp_path: Path) -> None:
+    import shutil
+
+    # As on a clone without ../shared: the demo's CIFAR-10 folder is not on the machine.
+    shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / f"{shipped.name}-nodata"
+    shutil.copytree(shipped, demo)
+    for name, change in (("config.json", lambda c: c["data"].update(source="/nonexistent/cifar10")),
+                         ("run.json", lambda c: c.update(name="demo without its data"))):
+        content = json.loads((demo / name).read_text())
+        change(content)
+        (demo / name).write_text(json.dumps(content))
+    page = browser_page
+    goto(page, "Evaluate")
+    _choose(page, "Run to evaluate", "demo without its data")
+    page.get_by_text(re.compile("The test images are not on this machine")).first.wait_for()
+    page.get_by_text("83.6%").first.wait_for()  # the saved evaluation of its 10,000 test images
+    no_exception(page)
+    goto(page, "Explain")  # the choice of run follows across pages
+    page.get_by_text(re.compile("explain an upload instead")).first.wait_for()
+    upload(page, tmp_path, "photo.png", png_bytes((64, 64)))
+    page.get_by_text(re.compile("^Deletion score")).first.wait_for()
+    wait_idle(page)
+    no_exception(page)
+
+
 def test_every_page_url_opened_first_on_a_fresh_server_gets_the_apps_navigation(
         browser_page, app_env: dict[str, str], tmp_path: Path) -> None:  # noqa: ANN001
     # A bookmark opened before anyone visited "/" once made Streamlit route a pages/ folder itself:

@@ -46,7 +46,7 @@ def ending_text(info: dict[str, Any], done: int, total: int) -> str | None:
     test = info.get("test_accuracy")
     tail = f" · test accuracy {test:.1%}" if test is not None else ""
     if status == "completed":
-        return f"done: {done} epochs in {ui.human_seconds(info.get('train_seconds'))} · {_kept_model(info)}{tail}"
+        return f"done: {done} epoch{'s' if done != 1 else ''} in {ui.human_seconds(info.get('train_seconds'))} · {_kept_model(info)}{tail}"
     if status == "stopped":
         return (f"stopped by request after epoch {done} of {total} "
                 f"({ui.human_seconds(info.get('train_seconds'))}) · {_kept_model(info)}{tail}")

@@ -79,7 +79,7 @@ if len(rows) > 1:
     st.divider()
     st.subheader("All uploads")
     table = pd.DataFrame(rows)
-    words = [column for column in table.columns if not pd.api.types.is_numeric_dtype(table[column])]
+    words = [column for column in ("prediction", "band", "top2", "top3", "error") if column in table.columns]
     table[words] = table[words].fillna("")  # an unread file has no prediction: blank, not None
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("⬇️ Download CSV", table.to_csv(index=False).encode(), file_name="predictions.csv",

@@ -21,6 +21,7 @@ from cnnlib.training.request import resolve_defaults
 from cnnlib.training.resize_stages import parse_stages
 
 POLL_SECONDS = 1.5
+EPOCHS_START = 8  # the form's starting epoch count (from_run reads it as "not chosen")
 
 st.title("🏋️ Train")
 
@@ -200,7 +201,7 @@ sources = list(SOURCES_BUILTIN)
 if data_config.get("source") and data_config["source"] not in sources:
     sources.append(data_config["source"])
 source = st.selectbox("Dataset", sources, key=state.choose("keep_train_source", sources, data_config.get("source", "digits")),
-                      format_func=lambda s: s if len(s) < 60 else "…" + s[-57:],
+                      format_func=source_label,
                       help="Folders and uploaded zips are chosen on the **Data** page, with the image size and split.")
 with ui.user_errors():
     archs = _architectures()
@@ -211,11 +212,12 @@ arch = c1.selectbox("Architecture", arch_names, key=state.choose("keep_train_arc
 spec = next(a for a in archs if a["name"] == arch)
 c1.caption(f"{spec.get('description', '')} Needs inputs of at least {spec['min_input_size']} px; smaller "
            "images are upscaled unless you set their size on the Data page.")
-name = c1.text_input("Run name", key=state.default("keep_train_name", ""), placeholder=f"{arch}-{Path(source).name}")
+default_name = f"{arch}-" + source_label(source).removesuffix(" (uploaded)").removesuffix(".zip")
+name = c1.text_input("Run name", key=state.default("keep_train_name", ""), placeholder=default_name)
 width = c1.slider("Width multiplier", 0.25, 2.0, step=0.25, key=state.default("keep_train_width", 1.0))
 dropout = c1.slider("Dropout", 0.0, 0.7, step=0.05, key=state.default("keep_train_dropout", 0.2))
 
-epochs = c2.number_input("Epochs", 1, 100_000, key=state.default("keep_train_epochs", 8),
+epochs = c2.number_input("Epochs", 1, 100_000, key=state.default("keep_train_epochs", EPOCHS_START),
                          help="With a time budget, the most epochs to run.")
 batch_size = _number(c2, "Batch size (empty = the architecture's)", "keep_train_bs", None, min_value=1, max_value=65_536)
 optimizer = c2.selectbox("Optimizer", OPTIMIZERS, key=state.default("keep_train_opt", defaults.optimizer))
@@ -284,20 +286,20 @@ train = {
 if arch == "from_run":
     # The form's starting values stand for "not chosen" here, so from_run's recipe (many short
     # epochs, mirrored photos, lowest validation loss) fills them; a value the user set still wins.
-    starting = {"epochs": 8, "augment": [], "monitor": defaults.monitor,
+    starting = {"epochs": EPOCHS_START, "augment": [], "monitor": defaults.monitor,
                 "test_views": list(MIRRORED_VIEWS if "mirror" in defaults.test_views else DEFAULT_VIEWS)}
     train = {key: value for key, value in train.items() if key not in starting or value != starting[key]}
-run_name = name or f"{arch}-{Path(source).name}"
+job_name = name or default_name  # not "run_name": that is cnnlib.runs.run_name, which the live panel calls
 with ui.user_errors():
     train["progressive_resize"] = parse_stages(stages)
-    request = resolve_defaults(data, model, train, name=run_name)
+    request = resolve_defaults(data, model, train, name=job_name)
 refusal, model_config = _precheck(json.dumps(request.to_dict(), sort_keys=True))
 if refusal:
     st.error(f"This job cannot start: {refusal}", icon="🚫")
 # Enabled even when refused: a click then repeats why, instead of a silent grey button.
 if st.button("🚀 Start training", type="primary", key="train_start") and refusal is None:
     with ui.user_errors():
-        job = jobs.launch(run_name, data, model, train)
+        job = jobs.launch(job_name, data, model, train)
         st.session_state.setdefault("train_launched", []).append(job.run_id)
         st.session_state["train_watch"] = str(job.run_path)
         st.toast(f"Started {job.run_id}; it keeps running if you close this tab.")

@@ -241,7 +241,7 @@ def _check_classes(classes: dict[str, list[str]], root: Path) -> list[str]:
         # A folder of photos without class subfolders: say what to do, not "no image files".
         raise DataError(
             f"{root.name} holds {loose:,} image(s) but no class folders; put each class's images in a subfolder "
-            f"named after the class ({root.name}/<class>/*.jpg), with at least 2 classes"
+            f"named after the class ({root.name}/<class>/*.jpg), with at least {MIN_CLASSES} classes"
         )
     if not any(classes.values()):
         raise DataError(

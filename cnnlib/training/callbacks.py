@@ -166,8 +166,6 @@ class LiveProgress(keras.callbacks.Callback):
         confusion = np.bincount(
             self.val_labels * self.num_classes + predicted, minlength=self.num_classes * self.num_classes
         ).reshape(self.num_classes, self.num_classes)
-        if self.answers_path is not None:
-            self._write_answers(epoch + 1, predicted, probs.max(axis=1))
         self._emit(
             "epoch",
             epoch=epoch + 1,
@@ -183,6 +181,8 @@ class LiveProgress(keras.callbacks.Callback):
             partial=bool(self.model.stop_training),
             confusion=confusion.tolist(),
         )
+        if self.answers_path is not None:  # after the matrix: a reader may see it one epoch ahead, never behind
+            self._write_answers(epoch + 1, predicted, probs.max(axis=1))
 
 
     def _write_answers(self, epoch: int, predicted: np.ndarray, confidence: np.ndarray) -> None:

@@ -26,12 +26,21 @@ CIFAR_DIR = SHARED / "datasets" / "cifar10"
 _TRAINED_RUN_FIXTURES = frozenset({"trained_run_store", "trained_runs"})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--extended", action="store_true",
+                     help="also run the tests marked `extended` (repeats of a contract over more architectures)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that needs the trained run, or drives the browser, as ``slow``."""
+    """Mark every test that needs the trained run, or drives the browser, as ``slow``; skip the
+    ``extended`` tier unless ``--extended`` is given (CI's 20 minutes cannot hold it)."""
+    extended = config.getoption("--extended")
     for item in items:
         uses_training = _TRAINED_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
         if uses_training or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("extended") and not extended:
+            item.add_marker(pytest.mark.skip(reason="extended tier: run with ./test.sh --extended"))
 
 
 @pytest.fixture(scope="session")

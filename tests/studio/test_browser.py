@@ -197,12 +197,15 @@ def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:
     no_exception(page)
     screenshot(page, "classify")
     buttons = page.get_by_test_id("stDownloadButton")
-    with page.expect_download() as tflite_download:
-        buttons.filter(has_text="int8.tflite").get_by_role("button").click()
-    with page.expect_download() as labels_download:
-        buttons.filter(has_text="labels.txt").get_by_role("button").click()
-    tflite_path = tflite_download.value.path()
-    classes = Path(labels_download.value.path()).read_text().splitlines()
+    with page.expect_download() as bundle_download:
+        buttons.filter(has_text="TFLite bundle (int8, .zip").get_by_role("button").click()
+    import zipfile
+
+    with zipfile.ZipFile(bundle_download.value.path()) as bundle:
+        assert {"model.tflite", "labels.txt", "PREPROCESSING.md", "predict.py"} <= set(bundle.namelist())
+        tflite_path = tmp_path / "model.tflite"
+        tflite_path.write_bytes(bundle.read("model.tflite"))
+        classes = bundle.read("labels.txt").decode().splitlines()
 
     from ai_edge_litert.interpreter import Interpreter
 

@@ -78,6 +78,21 @@ def test_missing_folder_is_refused_on_the_page(page, app_env: dict[str, str]) ->
     assert _jobs(app_env) == before, "a refused request must start no job"
 
 
+def _load_until(page, shown: re.Pattern) -> None:  # noqa: ANN001
+    """Presses Load until ``shown`` appears: on a loaded machine a click landing mid-rerun can be lost."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(4):
+        wait_idle(page)
+        page.get_by_role("button", name="Load dataset").click()
+        try:
+            page.get_by_text(shown).first.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the Data page never showed {shown.pattern!r} after Load")
+
+
 def _open_expander(page, title: str, inside: str) -> None:  # noqa: ANN001
     """Opens an expander until `inside` shows: a rerun can swap the expander under a click and close it again."""
     for _ in range(10):
@@ -101,8 +116,7 @@ def test_architecture_too_big_for_the_data_is_refused(page, app_env: dict[str, s
         field.fill("8")
         field.press("Enter")
         wait_idle(page)
-    page.get_by_role("button", name="Load dataset").click()
-    page.get_by_text(re.compile("8×8×1")).first.wait_for()
+    _load_until(page, re.compile("8×8×1"))
     wait_idle(page)
     before = _jobs(app_env)
     goto(page, "Train")

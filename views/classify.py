@@ -72,8 +72,15 @@ for n, upload in enumerate(answers):
             c4.caption(f"The map is flat: no region of this photo raises **{answer.label}**, so there is nothing "
                        "to highlight (common when the photo is far from what the model learned).")
 # Files that could not be read stay in the table and the CSV, with the reason, so none goes missing.
-answered = {upload.name for upload in answers}
-failed = [file.name for file in files if file.name not in answered]
+# Answers and errors each keep the uploads' order: walk the uploads to pair them. A name
+# matching the next answer is that answer unless only failures can be left.
+failed, next_answer = [], 0
+for position, file in enumerate(files):
+    uploads_left, errors_left = len(files) - position, len(errors) - len(failed)
+    if next_answer < len(answers) and answers[next_answer].name == file.name and uploads_left > errors_left:
+        next_answer += 1
+    else:
+        failed.append(file.name)
 rows += [{"file": name, "accepted": False, "error": message} for name, message in zip(failed, errors, strict=False)]
 if len(rows) > 1:
     st.divider()

@@ -70,6 +70,7 @@ def test_runs_lists_the_store(capsys: pytest.CaptureFixture[str], store: tuple[P
 
 
 @pytest.mark.slow  # a real training in a fresh interpreter
+@pytest.mark.extended  # the CLI's train contract is also run by the every-architecture and same-config tests
 def test_train_subprocess_contract(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "cifar_fast", "--epochs", "3",

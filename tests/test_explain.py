@@ -217,6 +217,7 @@ def test_bad_requests_raise_one_line_errors(trained: keras.Model, digits: tuple)
 
 
 @pytest.mark.slow  # 2.3M-parameter MobileNetV2 built and explained: ~10 s
+@pytest.mark.extended
 def test_nested_mobilenet_base_is_reachable() -> None:
     """A transfer-learning classifier: the last feature map lives inside the nested base model."""
     keras.utils.set_random_seed(0)

@@ -115,6 +115,7 @@ def test_no_import_circles() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # test_no_import_circles checks the same graph statically, in the default tier
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     from concurrent.futures import ThreadPoolExecutor
 

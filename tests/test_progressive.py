@@ -71,6 +71,7 @@ def _first_batch_of_height(iterator, height: int, patience: int = 64) -> np.ndar
 
 
 @pytest.mark.slow  # a real training
+@pytest.mark.extended
 def test_run_trains_small_first_then_full_size_and_keeps_its_input_shape(tmp_path: Path) -> None:
     import keras
 

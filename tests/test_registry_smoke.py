@@ -26,12 +26,14 @@ NUM_CLASSES = 3
 # Measured here (build included): more than ~3 s each; MobileNetV2 runs at 32x32 inside;
 # from_run loads the bundled model (3.8 s export, 2.6 s explain).
 SLOW_EXPLAIN = {"dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run"}  # > ~3 s each on 2 cores
+EXTENDED = {"mobilenet_v2"}  # 2.3M parameters: ~40 s over both tests; ./test.sh --extended
 SLOW_EXPORT = {"cifar_fast", "dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run"}
 
 
 def _params(slow: set[str]) -> list:
     """Every registered architecture, the ones in ``slow`` marked ``slow``."""
-    return [pytest.param(arch, marks=pytest.mark.slow) if arch in slow else arch for arch in ARCHITECTURES]
+    return [pytest.param(arch, marks=[pytest.mark.slow, *([pytest.mark.extended] if arch in EXTENDED else [])])
+            if arch in slow else arch for arch in ARCHITECTURES]
 
 
 def _images(arch: str, count: int = 16, seed: int = 0) -> np.ndarray:

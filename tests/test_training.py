@@ -106,6 +106,7 @@ def test_stop_request_ends_training_and_keeps_best_model(tmp_path: Path) -> None
 
 
 @pytest.mark.slow  # a training job in a fresh interpreter
+@pytest.mark.extended
 def test_resume_after_sigkill_continues_from_last_completed_epoch(tmp_path: Path) -> None:
     job = launch_training("killed", {"source": "digits"}, {"arch": "cifar_fast"},
                           {"epochs": 12, "tensorboard": False}, runs_dir=tmp_path)
@@ -149,6 +150,7 @@ def test_nan_loss_fails_the_run_clearly(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # a real training
+@pytest.mark.extended  # test_budget_callbacks_read_the_training_clock checks the plan without training
 def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
     # The training reads a step clock, not the wall: the 24-second budget then lasts the same
     # number of batches on any machine (on the wall clock a slow machine missed accuracy 0.8).

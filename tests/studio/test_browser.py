@@ -322,6 +322,7 @@ def test_bad_uploads_leave_the_page_usable(browser_page, tmp_path: Path) -> None
     screenshot(page, "classify-errors")
 
 
+@pytest.mark.extended  # ~80 s: a second training through the browser
 def test_training_survives_closing_its_tab(browser_page, server: str, app_env: dict[str, str]) -> None:  # noqa: ANN001
     """A job started in a tab that is then closed keeps training and shows up finished elsewhere."""
     from cnnlib.runs import RunStore

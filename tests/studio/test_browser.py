@@ -7,6 +7,7 @@ page to docs/screenshots/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,6 +32,21 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # Offline noise: fonts from external hosts, and health probes relative to a page URL.
 KNOWN_NOISE = re.compile(r"fonts\.(googleapis|gstatic)|_stcore/health|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|favicon")
 LONG = 180_000  # ms: TensorFlow start-up and training on two shared cores
+
+
+@contextlib.contextmanager
+def open_tab(url: str, timeout_ms: int, extra_args: tuple[str, ...] = ()) -> Iterator[object]:
+    """A headless Chromium tab on ``url`` at 1400x1000, loaded and idle; closed after."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(timeout_ms)
+        tab.goto(url)
+        wait_idle(tab)
+        yield tab
+        context.close()
+        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from PIL import Image
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 from live_server import serve  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_ARGS, goto, no_exception, screenshot, wait_idle  # noqa: E402
+from test_browser import CHROMIUM, goto, no_exception, open_tab, screenshot, wait_idle  # noqa: E402
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
@@ -40,16 +40,8 @@ def server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def camera_page(server: str) -> Iterator[object]:
     """A page in a browser of its own: the fake camera flags apply to a whole browser."""
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *FAKE_CAMERA])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.set_default_timeout(30_000)
-        tab.goto(server)
-        wait_idle(tab)
+    with open_tab(server, 30_000, tuple(FAKE_CAMERA)) as tab:
         yield tab
-        context.close()
-        browser.close()
 
 
 def _type(page, label: str, text: str) -> None:  # noqa: ANN001

@@ -18,7 +18,7 @@ from apptest_files import png_bytes
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 from live_server import serve  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_ARGS, goto, no_exception, wait_idle  # noqa: E402
+from test_browser import CHROMIUM, goto, no_exception, open_tab, wait_idle  # noqa: E402
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
@@ -32,16 +32,8 @@ def server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.set_default_timeout(120_000)
-        tab.goto(server)
-        wait_idle(tab)
+    with open_tab(server, 120_000) as tab:
         yield tab
-        context.close()
-        browser.close()
 
 
 def _jobs(app_env: dict[str, str]) -> set[str]:

@@ -204,12 +204,17 @@ def _add_model_flags(group: Any) -> None:
 
 
 def _add_optimizer_flags(group: Any) -> None:
-    group.add_argument("--optimizer", help="adam | adamw | sgd (default adam)")
+    group.add_argument("--optimizer", help="adam | adamw | sgd | sgd_airbench (default adam; the airbench "
+                                           "architectures: sgd_airbench)")
     group.add_argument("--lr", type=_positive_float, help="peak learning rate (default 1e-3; 0.05 for sgd)")
     group.add_argument("--weight-decay", type=_positive_float,
                        help="decoupled weight decay (default 0; 1e-4 for adamw, 5e-4 for sgd)")
     group.add_argument("--momentum", type=_positive_float, help="SGD momentum (default 0.9)")
-    group.add_argument("--schedule", help="constant | cosine_restarts | warmup_cosine | onecycle")
+    group.add_argument("--schedule", help="constant | cosine_restarts | warmup_cosine | onecycle | triangle")
+    group.add_argument("--bn-bias-lr-scale", type=_positive_float,
+                       help="sgd_airbench: learning-rate multiplier of the BatchNorm biases (airbench: 64)")
+    group.add_argument("--lookahead", action=argparse.BooleanOptionalAction,
+                       help="every 5 steps pull the weights to their running average, and end on it")
     group.add_argument("--warmup-epochs", type=_positive_float, help="warm-up length for warmup_cosine (default 1)")
     group.add_argument("--label-smoothing", type=_positive_float,
                        help="default 0 (with --time-budget: the arch's recipe, see cnnlib/training/recipes.py)")
@@ -224,11 +229,16 @@ def _add_training_flags(group: Any) -> None:
     group.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
                        help="plan the schedule to finish training in this many minutes")
     group.add_argument("--augment", type=_augment_list,
-                       help="comma list: flip,rotation,zoom,translation,contrast,brightness,crop,cutout (or none)")
+                       help="comma list: flip,alternating_flip,rotation,zoom,translation,contrast,brightness,crop,"
+                            "cutout (or none)")
+    group.add_argument("--crop-padding", type=int, metavar="PX", help="crop: the most pixels it shifts by (default 4)")
+    group.add_argument("--whiten-bias-epochs", type=int, metavar="EPOCHS",
+                       help="epochs the whitening stem's bias trains before it is frozen (default 3)")
     group.add_argument("--progressive-resize", type=_resize_stages, metavar="SIZE:UNTIL[,...]",
                        help="train at SIZE px until that share of training, then full size (e.g. 24:0.5)")
     group.add_argument("--test-views", type=_views, metavar="VIEW[,...]",
-                       help="views the run's answers average: identity or identity,mirror")
+                       help="views the run's answers average: identity, identity,mirror, or all six of "
+                            "identity,mirror,down_right,up_left,mirror_down_right,mirror_up_left")
     group.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                        help="shorthand for --test-views identity,mirror (or identity)")
     group.add_argument("--early-stopping", type=int, metavar="PATIENCE")
@@ -500,6 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # default kernels (docs/BENCHMARKS.md, "oneDNN"). TensorFlow reads the variable once,
         # at import, so it must be set before the import below. An explicit value wins.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        from cnnlib.training import clock
+
+        clock.start_budget_at_process_start()  # --time-budget is the whole command's wall time
     if args.command not in ("runs", "audit"):
         _import_tensorflow_quietly()
     try:

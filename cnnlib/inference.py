@@ -1,7 +1,7 @@
 """One inference model per run: the model that answers exactly like every page and export.
 
 A run's trained classifier sees one image. What a run *answers* can be more: the average
-over its test-time views (the image and its mirror), scaled by its calibration
+over its test-time views (the image, its mirror, one-pixel shifts), scaled by its calibration
 temperature (later also an out-of-distribution score). ``inference_model`` builds that answer as one Keras
 model from the run's ``InputSpec``; the CLI's predict/evaluate/explain, every app page,
 the warm-up and every export use it, so nobody passes view flags around, and a phone
@@ -59,12 +59,25 @@ def confidence_band(confidence: float) -> str:
     return BANDS[-1][1]
 
 
+def _view(batch: Any, view: str) -> Any:
+    """One test-time view (``cnnlib.spec.VIEWS``) of an ``(N, H, W, C)`` batch."""
+    import keras
+
+    x = keras.ops.flip(batch, axis=2) if view.startswith("mirror") else batch  # axis 2: the width
+    if view.endswith(("down_right", "up_left")):
+        height, width = batch.shape[1], batch.shape[2]
+        padded = keras.ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+        # The top-left window shows the content one pixel further down and right.
+        start = 0 if view.endswith("down_right") else 2
+        x = padded[:, start:start + height, start:start + width, :]
+    return x
+
+
 def _stack_views(views: tuple[str, ...]) -> Any:
     def stack(batch: Any) -> Any:
         import keras
 
-        mirrored = keras.ops.flip(batch, axis=2)  # axis 2 is the width of (N, H, W, C)
-        return keras.ops.concatenate([batch if view == "identity" else mirrored for view in views], axis=0)
+        return keras.ops.concatenate([_view(batch, view) for view in views], axis=0)
 
     return stack
 

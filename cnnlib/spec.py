@@ -22,12 +22,21 @@ from cnnlib.errors import ConfigError, reject_unknown_keys
 MIN_IMAGE_SIDE = 4
 MAX_IMAGE_SIDE = 1024
 
-#: Test-time views the inference model can average: the image as it is, and its mirror.
-VIEWS = ("identity", "mirror")
+#: Test-time views the inference model can average: the image as it is, its mirror, and each
+#: of those moved one pixel down-right or up-left with the edge reflected (airbench's 6 views).
+VIEWS = ("identity", "mirror", "down_right", "up_left", "mirror_down_right", "mirror_up_left")
 DEFAULT_VIEWS = ("identity",)
 MIRRORED_VIEWS = ("identity", "mirror")
+SHIFTED_VIEWS = VIEWS
 #: Each view in words (the mirror flips the width axis: ``cnnlib.inference``).
-VIEW_WORDS = {"identity": "the image as it is", "mirror": "the image mirrored left to right"}
+VIEW_WORDS = {
+    "identity": "the image as it is",
+    "mirror": "the image mirrored left to right",
+    "down_right": "the image moved 1 pixel down and right, the edge reflected",
+    "up_left": "the image moved 1 pixel up and left, the edge reflected",
+    "mirror_down_right": "the mirror moved 1 pixel down and right, the edge reflected",
+    "mirror_up_left": "the mirror moved 1 pixel up and left, the edge reflected",
+}
 
 #: Models take raw pixels in this range; scaling is a layer inside the model.
 VALUE_RANGE = (0, 255)

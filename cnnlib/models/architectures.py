@@ -19,6 +19,7 @@ from cnnlib.errors import ConfigError
 from cnnlib.models import blocks
 from cnnlib.models.blocks import LayerOptions, scale_filters
 from cnnlib.models.config import ModelConfig
+from cnnlib.models.whitened import build_airbench, build_airbench_small  # noqa: F401  (registry builders)
 
 
 def _options(config: ModelConfig) -> LayerOptions:

@@ -15,8 +15,8 @@ from cnnlib.errors import ConfigError
 from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, check_views
 from cnnlib.training.resize_stages import check_stages
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle")
+OPTIMIZERS = ("adam", "adamw", "sgd", "sgd_airbench")
+SCHEDULES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle", "triangle")
 PRECISIONS = ("auto", "mixed", "off")
 MONITORS = ("val_accuracy", "val_loss")
 
@@ -41,12 +41,15 @@ class TrainConfig:
         epochs: passes over the training split (an upper bound with a time budget); None
             takes ``recipes.DEFAULT_EPOCHS``, or ``recipes.BUDGET_EPOCHS`` with a time budget.
         batch_size: images per step; None takes the architecture's default.
-        optimizer: "adam", "adamw" or "sgd" (with Nesterov momentum).
+        optimizer: "adam", "adamw", "sgd" (with Nesterov momentum) or "sgd_airbench" (SGD-Nesterov
+            in PyTorch's form with coupled L2 and a learning-rate multiplier per variable group:
+            ``cnnlib.training.optimizers``).
         lr: peak learning rate; None takes the optimizer's (``recipes.DEFAULT_LR``).
-        weight_decay: decoupled weight decay for AdamW and SGD (0 disables); None takes the
-            optimizer's (``recipes.DEFAULT_WEIGHT_DECAY``).
+        weight_decay: decoupled weight decay for AdamW and SGD, the coupled L2 coefficient for
+            sgd_airbench (0 disables); None takes the optimizer's (``recipes.DEFAULT_WEIGHT_DECAY``).
         momentum: SGD momentum.
-        schedule: "constant", "cosine_restarts", "warmup_cosine" or "onecycle".
+        schedule: "constant", "cosine_restarts", "warmup_cosine", "onecycle" or "triangle"
+            (airbench's: 0.2 to 1 of the peak over the first 23%, then down to 0.07).
         warmup_epochs: linear warm-up length for "warmup_cosine".
         label_smoothing: mass moved from the true class to the others (0 to <1).
         augment: augmentation names applied to training batches only.
@@ -62,6 +65,13 @@ class TrainConfig:
         test_views: the views the run's inference model averages (``cnnlib.spec.VIEWS``):
             ``("identity", "mirror")`` answers each image and its mirror, for runs trained
             with the ``flip`` augmentation. Saved into the run's input spec.
+        bn_bias_lr_scale: learning-rate multiplier of the BatchNorm biases (airbench: 64);
+            sgd_airbench only.
+        whiten_bias_epochs: epochs the whitening stem's bias trains before it is frozen
+            (architectures with a ``whiten`` layer; its kernel is always frozen).
+        lookahead: every 5 steps, pull the weights to an average of their past values with
+            a weight rising as ``0.95**5 * progress**3``, and end on that average (airbench).
+        crop_padding: pixels of reflect padding the ``crop`` augmentation shifts by, at most.
         progressive_resize: ``(size, until)`` stages: train at ``size`` px (the input height)
             until that share of the training, then at the model's size (see
             ``cnnlib.training.progressive``); empty trains at full size throughout.
@@ -88,6 +98,10 @@ class TrainConfig:
     tensorboard: bool = True
     test_views: tuple[str, ...] = DEFAULT_VIEWS
     progressive_resize: tuple[tuple[int, float], ...] = ()
+    bn_bias_lr_scale: float = 1.0
+    whiten_bias_epochs: int = 3
+    lookahead: bool = False
+    crop_padding: int = 4
 
     def __post_init__(self) -> None:
         self._fill_defaults()
@@ -102,6 +116,9 @@ class TrainConfig:
         _check_range("reduce_lr_patience", self.reduce_lr_patience, 0, 10_000, integer=True)
         _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
         _check_range("grad_accum", self.grad_accum, 1, 1024, integer=True)
+        _check_range("bn_bias_lr_scale", self.bn_bias_lr_scale, 0.0, 1000.0)
+        _check_range("whiten_bias_epochs", self.whiten_bias_epochs, 0, 100_000, integer=True)
+        _check_range("crop_padding", self.crop_padding, 1, 64, integer=True)
         _check_range("time_budget_minutes", self.time_budget_minutes, 0.0, 10_000.0, low_open=True, allow_none=True)
         for name, value, allowed in (
             ("optimizer", self.optimizer, OPTIMIZERS),
@@ -111,7 +128,10 @@ class TrainConfig:
         ):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of: {', '.join(allowed)}. Received: {name}={value!r}")
-        for name in ("xla", "tensorboard"):
+        if self.bn_bias_lr_scale != 1.0 and self.optimizer != "sgd_airbench":
+            raise ConfigError("a separate learning rate for BatchNorm biases needs the sgd_airbench optimizer. "
+                              f"Received: optimizer={self.optimizer!r}, bn_bias_lr_scale={self.bn_bias_lr_scale!r}")
+        for name in ("xla", "tensorboard", "lookahead"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false. Received: {name}={getattr(self, name)!r}")
         object.__setattr__(self, "augment", check_augment(self.augment))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnlib.spec import MIRRORED_VIEWS
+from cnnlib.spec import MIRRORED_VIEWS, SHIFTED_VIEWS
 
 BUDGET_RECIPES: dict[str, dict[str, Any]] = {
     # Why each field: flip+crop is what a 234k-param net needs to pass 85% without
@@ -27,10 +27,35 @@ BUDGET_RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+#: airbench94's recipe (Jordan 2024) in Keras terms. Its hyperparameters are per 1024
+#: images with a summed loss: lr 11.5 / (1 + 1 / (1 - 0.85)) = 1.5 for a mean loss at batch
+#: 1024, and weight decay 0.0153 per 1024 images, decoupled from the rate, is a coupled L2
+#: of 0.0153 / 11.5 on the gradient (``cnnlib.training.optimizers``).
+AIRBENCH_L2 = 0.0153 / 11.5
+AIRBENCH_RECIPE: dict[str, Any] = {
+    "optimizer": "sgd_airbench",
+    "batch_size": 1024,
+    "lr": 1.5,
+    "momentum": 0.85,
+    "weight_decay": AIRBENCH_L2,
+    "bn_bias_lr_scale": 64.0,
+    "label_smoothing": 0.2,
+    "schedule": "triangle",
+    "augment": ("alternating_flip", "crop"),
+    "crop_padding": 2,
+    "lookahead": True,
+    "whiten_bias_epochs": 3,
+    "test_views": SHIFTED_VIEWS,
+}
+BUDGET_RECIPES["airbench_small"] = dict(AIRBENCH_RECIPE)
+BUDGET_RECIPES["airbench"] = dict(AIRBENCH_RECIPE)
+
+
 def budget_recipe(arch: str) -> dict[str, Any]:
     """The recommended ``TrainConfig`` fields for ``arch`` under a time budget ({} if none).
 
-    ``lr`` is Adam's peak; the CLI applies it only with ``--optimizer adam`` (the default).
+    ``lr`` is the peak of the recipe's optimizer (Adam unless it names one); a request with
+    another optimizer keeps none of the recipe's optimizer settings.
     """
     return dict(BUDGET_RECIPES.get(arch, {}))
 
@@ -39,11 +64,14 @@ def budget_recipe(arch: str) -> dict[str, Any]:
 DEFAULT_SOURCE = "digits"
 #: The architecture a request without one trains (measured on digits: see the README, "train").
 DEFAULT_ARCH = "cifar_fast"
+#: The architecture a request with a time budget and without one trains: the most accurate
+#: per minute at <= 300k parameters (docs/BENCHMARKS.md, "tiers").
+BUDGET_ARCH = "airbench_small"
 
 #: Learning rate by optimizer when the user gives none (SGD-Nesterov needs a larger step).
-DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05}
-#: Decoupled weight decay by optimizer when the user gives none (Adam has none).
-DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-4, "sgd": 5e-4}
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05, "sgd_airbench": 1.5}
+#: Weight decay by optimizer when the user gives none (Adam has none; sgd_airbench's is a coupled L2).
+DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-4, "sgd": 5e-4, "sgd_airbench": AIRBENCH_L2}
 #: Epochs when the user gives none and no time budget.
 DEFAULT_EPOCHS = 10
 #: With a time budget and no epoch count, the budget, not the epochs, ends training.
@@ -73,6 +101,9 @@ ARCH_RECIPES: dict[str, dict[str, Any]] = {
     "from_run": {"batch_size": 16, "epochs": 40, "schedule": "onecycle", "lr": 1e-2, "monitor": "val_loss",
                  "label_smoothing": 0.1, "augment": ("flip",)},
 }
+# The airbench architectures train with their recipe whether or not a time budget is set.
+ARCH_RECIPES["airbench_small"] = dict(AIRBENCH_RECIPE)
+ARCH_RECIPES["airbench"] = dict(AIRBENCH_RECIPE)
 
 
 def default_base_run() -> str:
@@ -97,8 +128,10 @@ def _recipe(values: dict[str, Any], arch: str, source: str | None) -> dict[str, 
         recipe.setdefault("schedule", BUDGET_SCHEDULE)
     else:
         recipe = {**SOURCE_RECIPES.get(str(source), {}), **ARCH_RECIPES.get(arch, {})}
-    if values.get("optimizer", "adam") != "adam":  # a recipe's lr is Adam's peak
-        recipe.pop("lr", None)
+    if values.get("optimizer", recipe.get("optimizer", "adam")) != recipe.get("optimizer", "adam"):
+        # Another optimizer than the recipe's: its rate, decay and group settings do not carry over.
+        for key in ("optimizer", "lr", "weight_decay", "momentum", "bn_bias_lr_scale"):
+            recipe.pop(key, None)
     return recipe
 
 

@@ -20,8 +20,9 @@ from typing import Any
 from cnnlib.data.config import DataConfig
 from cnnlib.errors import CnnlibError, ConfigError
 from cnnlib.io import atomic_write_json, read_json
+from cnnlib.models.registry import get_spec
 from cnnlib.training.config import TrainConfig
-from cnnlib.training.recipes import DEFAULT_ARCH, resolve_train_settings
+from cnnlib.training.recipes import BUDGET_ARCH, DEFAULT_ARCH, resolve_train_settings
 
 #: Request fields; ``from_dict`` rejects anything else.
 _REQUEST_KEYS = ("data", "model", "train", "name", "run_id")
@@ -112,7 +113,9 @@ def resolve_defaults(data: DataConfig | dict[str, Any], model: dict[str, Any] | 
 
     Args:
         data: A ``DataConfig`` or its fields (``source`` required).
-        model: Model options; ``arch`` defaults to ``recipes.DEFAULT_ARCH``.
+        model: Model options; ``arch`` defaults to ``recipes.DEFAULT_ARCH`` (``recipes.BUDGET_ARCH``
+            with a time budget), and the fields an architecture is designed with to its
+            ``ArchSpec.model_defaults``.
         train: Only the ``TrainConfig`` fields the user chose (None = not chosen); the rest
             follow ``recipes.resolve_train_settings`` (optimizer, time-budget and data defaults).
         name: A label for the run id.
@@ -123,7 +126,9 @@ def resolve_defaults(data: DataConfig | dict[str, Any], model: dict[str, Any] | 
     """
     data_config = data if isinstance(data, DataConfig) else _data_config(data)
     options = {key: value for key, value in (model or {}).items() if value is not None}
-    options.setdefault("arch", DEFAULT_ARCH)
+    options.setdefault("arch", BUDGET_ARCH if (train or {}).get("time_budget_minutes") else DEFAULT_ARCH)
+    for key, value in get_spec(options["arch"]).model_defaults:
+        options.setdefault(key, value)
     if options["arch"] == "from_run":
         options, data_config = _base_run_defaults(options, data_config)
     settings = resolve_train_settings(dict(train or {}), options["arch"], data_config.source)
@@ -164,8 +169,6 @@ def input_size_for(arch: str, size: tuple[int, int], chosen: bool) -> tuple[int,
     Raises:
         ConfigError: A chosen size below the architecture's minimum (one line, no CLI flags).
     """
-    from cnnlib.models.registry import get_spec
-
     minimum = get_spec(arch).min_input_size
     if min(size) >= minimum:
         return size
@@ -208,7 +211,6 @@ def validate_request(request: TrainRequest) -> Any:
     """
     from cnnlib.data.scan import scan_source
     from cnnlib.models import ModelConfig
-    from cnnlib.models.registry import get_spec
 
     scan = scan_source(request.data)
     _check_extra_training(request.data.extra_train, scan.class_names)

@@ -16,7 +16,9 @@ import keras
 
 from cnnlib.training import clock
 
-SCHEDULE_NAMES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle")
+SCHEDULE_NAMES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle", "triangle")
+#: airbench's triangle: from 0.2 of the peak, up to it at 23% of training, down to 0.07 of it.
+TRIANGLE = (0.2, 0.23, 0.07)
 _WARM_DIV = 25.0  # warm-up starts at peak / 25 (the one-cycle convention)
 _FINAL_DIV = 1e3  # one-cycle ends at peak / 1000
 
@@ -27,7 +29,8 @@ def lr_at(name: str, peak: float, fraction: Any, warmup_fraction: float) -> Any:
     Args:
         name: "constant", "cosine_restarts" (SGDR, three cycles doubling in
             length), "warmup_cosine" (linear warm-up then cosine to 0) or
-            "onecycle" (linear up for 25%, linear down to peak/1000).
+            "onecycle" (linear up for 25%, linear down to peak/1000) or "triangle"
+            (``TRIANGLE``: airbench's).
         peak: the peak learning rate.
         fraction: progress in [0, 1], a float or a tensor.
         warmup_fraction: warm-up share of training for "warmup_cosine".
@@ -40,6 +43,11 @@ def lr_at(name: str, peak: float, fraction: Any, warmup_fraction: float) -> Any:
         units = frac * 7.0  # cycles of 1, 2 and 4 units
         phase = ops.where(units < 1.0, units, ops.where(units < 3.0, (units - 1.0) / 2.0, (units - 3.0) / 4.0))
         return peak * 0.5 * (1.0 + ops.cos(math.pi * ops.clip(phase, 0.0, 1.0)))
+    if name == "triangle":
+        start, top, end = TRIANGLE
+        up = start + (1.0 - start) * frac / top
+        down = 1.0 + (end - 1.0) * (frac - top) / (1.0 - top)
+        return peak * ops.where(frac < top, up, down)
     if name in ("warmup_cosine", "onecycle"):
         warm = warmup_fraction if name == "warmup_cosine" else 0.25
         warm = min(max(warm, 1e-6), 0.99)

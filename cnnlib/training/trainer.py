@@ -132,6 +132,11 @@ def _make_optimizer(config: TrainConfig, learning_rate: Any) -> Any:
     import keras
 
     accumulate = config.grad_accum if config.grad_accum > 1 else None
+    if config.optimizer == "sgd_airbench":
+        from cnnlib.training.optimizers import BN_BIAS_GROUP, GroupedSGD
+
+        return GroupedSGD(learning_rate=learning_rate, momentum=config.momentum, l2=config.weight_decay,
+                          group_scales={BN_BIAS_GROUP: config.bn_bias_lr_scale}, gradient_accumulation_steps=accumulate)
     if config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate, gradient_accumulation_steps=accumulate)
     if config.optimizer == "adamw":
@@ -324,12 +329,15 @@ class _Plan:
         return self.budget_seconds is not None
 
 
-def _plan(config: TrainConfig, train_size: int, batch_size: int, replicas: int, resumed_seconds: float) -> _Plan:
+def _plan(config: TrainConfig, train_size: int, batch_size: int, replicas: int, resumed_seconds: float,
+          startup_seconds: float = 0.0) -> _Plan:
+    """The fit's plan; a budget loses the seconds the process spent before training."""
     global_batch = batch_size * replicas
     budget_seconds = config.time_budget_minutes * 60.0 if config.time_budget_minutes else None
     available = None
     if budget_seconds is not None:
-        available = max(1.0, budget_seconds * (1 - _BUDGET_RESERVE_FRACTION) - _BUDGET_RESERVE_SECONDS - resumed_seconds)
+        reserve = budget_seconds * _BUDGET_RESERVE_FRACTION + _BUDGET_RESERVE_SECONDS
+        available = max(1.0, budget_seconds - reserve - resumed_seconds - startup_seconds)
     return _Plan(global_batch, max(1, math.ceil(train_size / global_batch)), config.epochs, budget_seconds, available)
 
 
@@ -350,12 +358,14 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     })
     if len(dataset.val.labels) == 0:
         raise ConfigError("the validation split is empty; add images or raise the validation share")
-    plan = _plan(config, len(dataset.train.labels), batch_size, int(strategy.num_replicas_in_sync), resumed_seconds)
+    plan = _plan(config, len(dataset.train.labels), batch_size, int(strategy.num_replicas_in_sync), resumed_seconds,
+                 startup_seconds=start - clock.budget_started(start))
     with strategy.scope():
-        model = _compiled_model(model_config, config, plan)
+        model = _compiled_model(model_config, config, plan, dataset.train.images)
     from cnnlib.models import count_flops, count_params
 
     params, flops = count_params(model), count_flops(model)
+    _reserve_finish(plan, dataset, config, flops)
     run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
     train_ds, resize_size = _train_dataset(dataset, model_config, config, plan)
     callbacks, parts = _callbacks(run, dataset, config, plan, on_event, resumed_seconds, start, resize_size,
@@ -369,11 +379,28 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     return _finish(run, model, model_config, dataset, parts, params, resumed_seconds + clock.now() - start)
 
 
-def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan) -> Any:
+#: Inference images per second per forward MFLOP, measured conservatively on 2 cores
+#: (airbench_small, 40 MFLOPs: ~3,000 img/s in float32 at batch 256).
+_INFERENCE_IMAGES_PER_SECOND_MFLOP = 100_000.0
+
+
+def _reserve_finish(plan: _Plan, dataset: Any, config: TrainConfig, flops: int) -> None:
+    """Keep back the seconds the end of a budgeted run needs: calibration on val (twice) and
+    the test evaluation, each image through every test-time view."""
+    if plan.seconds_available is None:
+        return
+    images = (2 * len(dataset.val.labels) + len(dataset.test.labels)) * len(config.test_views)
+    seconds = images * max(1.0, flops / 1e6) / _INFERENCE_IMAGES_PER_SECOND_MFLOP
+    plan.seconds_available = max(1.0, plan.seconds_available - seconds)
+
+
+def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan, train_images: Any) -> Any:
+    """The model to train, compiled; a whitening stem is fitted to ``train_images`` first."""
     import keras
 
     from cnnlib.models import build_model
     from cnnlib.training.schedules import PlannedSchedule
+    from cnnlib.training.whitening import prepare_whitening
 
     optimizer_steps = max(1, plan.steps_per_epoch // config.grad_accum)
     # Under a time budget TimeBudgetLR sets the rate from the clock; otherwise the plan is in steps.
@@ -381,6 +408,7 @@ def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan) -> Any:
         config.schedule, config.lr, optimizer_steps * plan.epochs, warmup_fraction=config.warmup_epochs / max(1, plan.epochs)
     )
     model = build_model(model_config)
+    prepare_whitening(model, train_images)  # on resume the backup's weights replace these, kernel still frozen
     model.compile(
         optimizer=_make_optimizer(config, learning_rate),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -397,7 +425,8 @@ def _train_dataset(dataset: Any, model_config: Any, config: TrainConfig, plan: _
     from cnnlib.data import make_tf_dataset
     from cnnlib.training import progressive
 
-    train_ds = make_tf_dataset(dataset.train, plan.global_batch, training=True, seed=config.seed, augment=config.augment)
+    train_ds = make_tf_dataset(dataset.train, plan.global_batch, training=True, seed=config.seed, augment=config.augment,
+                               crop_padding=config.crop_padding)
     resize_size = None
     if config.progressive_resize:  # train() checked the architecture accepts every stage's size
         full_shape = [int(model_config.input_shape[0]), int(model_config.input_shape[1])]
@@ -471,7 +500,27 @@ def _schedule_callbacks(config: TrainConfig, plan: _Plan, start: float, resumed_
         first.append(TimeBudgetLR(config.schedule, config.lr, schedule_start, schedule_seconds,
                                   warmup_fraction=min(0.5, config.warmup_epochs * 0.02)))
         first.append(cb.Deadline(start + plan.seconds_available))
+    first.extend(_recipe_callbacks(config, plan, schedule_start, schedule_seconds))
     return first
+
+
+def _recipe_callbacks(config: TrainConfig, plan: _Plan, schedule_start: float, schedule_seconds: float) -> list[Any]:
+    """Lookahead and the whitening bias's freeze (both before the callbacks that evaluate an epoch)."""
+    from cnnlib.training.lookahead import Lookahead
+    from cnnlib.training.optimizers import WHITEN_BIAS_GROUP, GroupOffAfter
+
+    callbacks: list[Any] = []
+    if config.optimizer == "sgd_airbench":
+        callbacks.append(GroupOffAfter(WHITEN_BIAS_GROUP, config.whiten_bias_epochs))
+    if config.lookahead:
+        if plan.time_based:
+            def progress(steps: int) -> float:
+                return (clock.now() - schedule_start) / max(1e-3, schedule_seconds)
+        else:
+            def progress(steps: int) -> float:
+                return steps / max(1, plan.steps_per_epoch * plan.epochs)
+        callbacks.append(Lookahead(progress))
+    return callbacks
 
 
 def _finish(run: Run, model: Any, model_config: Any, dataset: Any, parts: dict[str, Any], params: int,

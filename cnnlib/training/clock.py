@@ -21,6 +21,40 @@ def now() -> float:
     return _source()
 
 
+_budget_start: float | None = None
+
+
+def process_started() -> float:
+    """When this process started, in ``time.time()`` seconds (from /proc; now() elsewhere)."""
+    import os
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return time.time()
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def start_budget_at_process_start() -> None:
+    """Count a time budget from this process's start: its imports and data loading included.
+
+    ``python -m cnnlib train`` calls it, so ``--time-budget 15`` means 15 minutes of the
+    whole command; an in-process ``train()`` counts from its own call.
+    """
+    global _budget_start
+    _budget_start = process_started()
+
+
+def budget_started(training_start: float) -> float:
+    """The clock time a time budget counts from, for a training that starts at ``training_start``."""
+    if _budget_start is None or _source is not time.time:  # a test's clock knows no process
+        return training_start
+    return min(training_start, _budget_start)
+
+
 @contextmanager
 def use_clock(source: Callable[[], float]) -> Iterator[None]:
     """Make ``source`` the training clock inside the ``with`` block (one process, one training).

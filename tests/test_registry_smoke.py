@@ -25,9 +25,10 @@ from cnnlib.predict import predict_probabilities  # noqa: E402
 NUM_CLASSES = 3
 # Measured here (build included): more than ~3 s each; MobileNetV2 runs at 32x32 inside;
 # from_run loads the bundled model (3.8 s export, 2.6 s explain).
-SLOW_EXPLAIN = {"dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run"}  # > ~3 s each on 2 cores
-EXTENDED = {"mobilenet_v2"}  # 2.3M parameters: ~40 s over both tests; ./test.sh --extended
-SLOW_EXPORT = {"cifar_fast", "dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run"}
+SLOW_EXPLAIN = {"dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run", "airbench"}  # > ~3 s each
+EXTENDED = {"mobilenet_v2", "airbench"}  # 2.3M and 2.0M parameters; ./test.sh --extended
+SLOW_EXPORT = {"cifar_fast", "dwsep_cnn", "resnet_small", "inception_small", "mobilenet_v2", "from_run",
+               "airbench_small", "airbench"}
 
 
 def _params(slow: set[str]) -> list:

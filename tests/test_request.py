@@ -231,8 +231,9 @@ for arch in archs:
 
 
 #: One of each kind of default: the default architecture, one upscaled for its minimum input
-#: size, and one whose defaults come from a base run. The rest run in the extended tier.
-_CORE_ARCHS = ("cifar_fast", "simple_cnn", "from_run")
+#: size, one whose defaults come from a base run, and the time budget's default (its own
+#: recipe and model defaults). The rest run in the extended tier.
+_CORE_ARCHS = ("cifar_fast", "simple_cnn", "from_run", "airbench_small")
 
 
 @pytest.mark.slow

@@ -14,14 +14,18 @@ from cnnlib.data import AUGMENTATIONS, SOURCES_BUILTIN
 from cnnlib.errors import CnnlibError
 from cnnlib.fieldset import field_sets_for_source
 from cnnlib.runs import Run, run_name
-from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS
+from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, SHIFTED_VIEWS
 from cnnlib.training.config import MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
-from cnnlib.training.recipes import DEFAULT_ARCH
+from cnnlib.training.recipes import ARCH_RECIPES, BUDGET_ARCH, DEFAULT_ARCH
 from cnnlib.training.request import resolve_defaults
 from cnnlib.training.resize_stages import parse_stages
 
 POLL_SECONDS = 1.5
-EPOCHS_START = 8  # the form's starting epoch count (from_run reads it as "not chosen")
+EPOCHS_START = 8  # the form's starting epoch count (a recipe reads it as "not chosen")
+DROPOUT_START = 0.2  # the form's starting dropout (an architecture's own default replaces it)
+#: The test-time view sets the form offers, in words.
+VIEW_SETS = {"the image only": DEFAULT_VIEWS, "the image and its mirror": MIRRORED_VIEWS,
+             "six: the image, its mirror, each moved 1 px two ways": SHIFTED_VIEWS}
 
 st.title("🏋️ Train")
 
@@ -215,7 +219,7 @@ c1.caption(f"{spec.get('description', '')} Needs inputs of at least {spec['min_i
 default_name = f"{arch}-" + source_label(source).removesuffix(" (uploaded)").removesuffix(".zip")
 name = c1.text_input("Run name", key=state.default("keep_train_name", ""), placeholder=default_name)
 width = c1.slider("Width multiplier", 0.25, 2.0, step=0.25, key=state.default("keep_train_width", 1.0))
-dropout = c1.slider("Dropout", 0.0, 0.7, step=0.05, key=state.default("keep_train_dropout", 0.2))
+dropout = c1.slider("Dropout", 0.0, 0.7, step=0.05, key=state.default("keep_train_dropout", DROPOUT_START))
 
 epochs = c2.number_input("Epochs", 1, 100_000, key=state.default("keep_train_epochs", EPOCHS_START),
                          help="With a time budget, the most epochs to run.")
@@ -235,6 +239,9 @@ early_stopping = c3.number_input("Early stopping patience (0 = off)", 0, 10_000,
                                  key=state.default("keep_train_es", defaults.early_stopping))
 budget = _number(c3, "Time budget in minutes (empty = none)", "keep_train_budget", None, min_value=0.1,
                  max_value=10_000.0)
+if budget and arch != BUDGET_ARCH:
+    c3.caption(f"For the most accurate model per minute choose **{BUDGET_ARCH}**: it is what a time budget "
+               "trains when no architecture is chosen (docs/BENCHMARKS.md, tiers).")
 
 with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views, progressive resizing"):
     a1, a2, a3 = st.columns(3)
@@ -251,8 +258,10 @@ with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views,
     grad_accum = a2.number_input("Gradient accumulation steps", 1, 1024,
                                  key=state.default("keep_train_accum", defaults.grad_accum))
     xla = a2.checkbox("Compile with XLA (helps on GPU, slow on CPU)", key=state.default("keep_train_xla", defaults.xla))
-    mirror = a3.checkbox("Answer with each image and its mirror (test-time views)",
-                         key=state.default("keep_train_mirror", "mirror" in defaults.test_views))
+    view_set = a3.selectbox("Test-time views (what each answer averages)", list(VIEW_SETS),
+                            key=state.default("keep_train_views", next(iter(VIEW_SETS))),
+                            help="More views cost that many times the compute per answer; every export answers "
+                                 "the same way.")
     tensorboard = a3.checkbox("Write TensorBoard logs", key=state.default("keep_train_tb", defaults.tensorboard))
     stages = a3.text_input("Progressive resizing (SIZE:UNTIL, e.g. 24:0.5; empty = off)",
                            key=state.default("keep_train_stages", ""))
@@ -281,14 +290,17 @@ train = {
     "early_stopping": int(early_stopping), "time_budget_minutes": budget, "seed": int(seed),
     "momentum": float(momentum), "warmup_epochs": float(warmup), "reduce_lr_patience": int(reduce_lr),
     "monitor": monitor, "mixed_precision": precision, "grad_accum": int(grad_accum), "xla": bool(xla),
-    "test_views": list(MIRRORED_VIEWS if mirror else DEFAULT_VIEWS), "tensorboard": bool(tensorboard),
+    "test_views": list(VIEW_SETS[view_set]), "tensorboard": bool(tensorboard),
 }
-if arch == "from_run":
-    # The form's starting values stand for "not chosen" here, so from_run's recipe (many short
-    # epochs, mirrored photos, lowest validation loss) fills them; a value the user set still wins.
-    starting = {"epochs": EPOCHS_START, "augment": [], "monitor": defaults.monitor,
-                "test_views": list(MIRRORED_VIEWS if "mirror" in defaults.test_views else DEFAULT_VIEWS)}
+if arch in ARCH_RECIPES or budget:
+    # The form's starting values stand for "not chosen" here, so the architecture's or the time
+    # budget's recipe (from_run: many short epochs, mirrored photos; airbench: its optimizer,
+    # flips, six views) fills them; a value the user set still wins.
+    starting = {"epochs": EPOCHS_START, "augment": [], "monitor": defaults.monitor, "optimizer": defaults.optimizer,
+                "momentum": defaults.momentum, "test_views": list(defaults.test_views)}
     train = {key: value for key, value in train.items() if key not in starting or value != starting[key]}
+    if dropout == DROPOUT_START:
+        model.pop("dropout")
 job_name = name or default_name  # not "run_name": that is cnnlib.runs.run_name, which the live panel calls
 with ui.user_errors():
     train["progressive_resize"] = parse_stages(stages)

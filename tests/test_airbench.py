@@ -1,0 +1,216 @@
+"""The airbench recipe's levers, each against its definition, and the tier-1 model end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnlib.data.config import Split  # noqa: E402
+from cnnlib.data.pipeline import make_tf_dataset  # noqa: E402
+from cnnlib.errors import ConfigError  # noqa: E402
+from cnnlib.training.lookahead import BASE_DECAY, Lookahead  # noqa: E402
+from cnnlib.training.optimizers import BN_BIAS_GROUP, WHITEN_BIAS_GROUP, GroupedSGD, GroupOffAfter, group_of  # noqa: E402
+from cnnlib.training.whitening import patch_moments, whitening_weights  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _smooth_images(count: int, seed: int, size: int = 12) -> np.ndarray:
+    """Colour images whose neighbouring pixels and channels correlate, as photos' do."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((count, size // 2, size // 2, 1))
+    image = np.repeat(np.repeat(base, 2, axis=1), 2, axis=2) + 0.2 * rng.random((count, size, size, 3))
+    return (255 * image / image.max()).astype(np.uint8)
+
+
+def test_whitening_makes_patches_of_new_images_uncorrelated_with_unit_variance() -> None:
+    kernel, bias = whitening_weights(_smooth_images(400, seed=0), patch=2)
+    assert kernel.shape == (2, 2, 3, 24) and bias.shape == (24,)
+    mean, covariance = patch_moments(_smooth_images(400, seed=1), patch=2)  # images it was not fitted on
+    filters = kernel.reshape(12, 24)
+    np.testing.assert_allclose(filters[:, 12:], -filters[:, :12])  # each filter and its negative
+    whitened = filters[:, :12].T @ covariance @ filters[:, :12]
+    strong = slice(0, 8)  # the eps damps the weakest directions on purpose
+    np.testing.assert_allclose(whitened[strong, strong], np.eye(8), atol=0.08)
+    assert abs(float(mean @ filters[:, 0] + bias[0])) < 0.1  # centred output
+
+
+def _tiny_model() -> keras.Model:
+    inputs = keras.Input((2, 2, 1))
+    x = keras.layers.Conv2D(2, 1, name="whiten")(inputs)
+    x = keras.layers.BatchNormalization(scale=False, name="block1_bn")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="predictions")(x))
+
+
+def test_grouped_sgd_is_pytorch_nesterov_with_coupled_l2_and_group_rates() -> None:
+    model = _tiny_model()
+    variables = model.trainable_variables
+    assert {group_of(v.path) for v in variables} == {WHITEN_BIAS_GROUP, BN_BIAS_GROUP, "default"}
+    optimizer = GroupedSGD(learning_rate=0.1, momentum=0.85, l2=0.01, group_scales={BN_BIAS_GROUP: 64.0})
+    start = [np.array(v.numpy()) for v in variables]
+    grads = [np.full(v.shape, 0.5, np.float32) for v in variables]
+    for _ in range(2):
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
+    for variable, w0, g in zip(variables, start, grads):
+        scale = 64.0 if group_of(variable.path) == BN_BIAS_GROUP else 1.0
+        w, buf = w0.astype(np.float64), np.zeros_like(w0, np.float64)
+        for _ in range(2):  # torch.optim.SGD(nesterov=True), weight_decay = l2 / scale, lr * scale
+            step = g + 0.01 / scale * w
+            buf = 0.85 * buf + step
+            w = w - 0.1 * scale * (step + 0.85 * buf)
+        np.testing.assert_allclose(variable.numpy(), w, rtol=1e-5, atol=1e-6, err_msg=variable.path)
+
+
+def test_a_group_switched_off_stays_exactly_where_it_is() -> None:
+    model = _tiny_model()
+    model.compile(optimizer=GroupedSGD(learning_rate=0.5, momentum=0.9), loss="mse")
+    x, y = np.random.default_rng(0).random((8, 2, 2, 1)), np.random.default_rng(1).random((8, 2))
+    freeze = GroupOffAfter(WHITEN_BIAS_GROUP, epochs=1)
+    history: list[np.ndarray] = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: history.append(model.get_layer("whiten").bias.numpy().copy()))
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0, callbacks=[freeze, record])
+    assert not np.allclose(history[0], 0.0)  # it trained in epoch 1 ...
+    np.testing.assert_array_equal(history[1], history[0])  # ... and not after
+    np.testing.assert_array_equal(history[2], history[0])
+    assert float(model.optimizer.scale(WHITEN_BIAS_GROUP).numpy()) == 0.0
+
+
+def test_lookahead_pulls_every_fifth_step_and_ends_on_the_average() -> None:
+    model = _tiny_model()
+    model.compile(optimizer="sgd", loss="mse")
+    callback = Lookahead(progress=lambda steps: 1.0)
+    callback.set_model(model)
+    callback.set_params({"epochs": 1})
+    before = [w.numpy().copy() for w in model.weights]
+    callback.on_train_begin()
+    moved = [w + 1.0 for w in before]
+    model.set_weights(moved)
+    for batch in range(4):
+        callback.on_train_batch_end(batch)
+    assert all(np.array_equal(w.numpy(), m) for w, m in zip(model.weights, moved))  # steps 1-4: untouched
+    callback.on_train_batch_end(4)
+    for weight, old, new in zip(model.weights, before, moved):
+        np.testing.assert_allclose(weight.numpy(), BASE_DECAY * old + (1 - BASE_DECAY) * new, rtol=1e-6)
+    average = [w.numpy().copy() for w in model.weights]
+    model.set_weights([w + 5.0 for w in average])
+    callback.on_epoch_end(0)  # the last epoch ends on the average, whatever the weights did since
+    for weight, expected in zip(model.weights, average):
+        np.testing.assert_allclose(weight.numpy(), expected, rtol=1e-6)
+
+
+def test_alternating_flip_mirrors_each_image_in_every_other_epoch() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 4, 5, 1), dtype=np.uint8)  # asymmetric: a mirror is another picture
+    split = Split(images=images, labels=np.arange(10), ids=[f"i{n}" for n in range(10)])
+    batches = make_tf_dataset(split, batch_size=10, training=True, seed=3, augment=("alternating_flip",))
+    states = []
+    for batch, labels in batches.take(4):  # one batch is one epoch here
+        seen = {}
+        for image, label in zip(batch.numpy().astype(np.uint8), labels.numpy()):
+            original = images[label]
+            assert np.array_equal(image, original) or np.array_equal(image, original[:, ::-1])
+            seen[int(label)] = bool(np.array_equal(image, original[:, ::-1]) and not np.array_equal(image, original))
+        assert sorted(seen) == list(range(10))  # every image once per epoch
+        states.append([seen[n] for n in range(10)])
+    assert 0 < sum(states[0]) < 10
+    for earlier, later in zip(states, states[1:]):
+        assert [not flag for flag in earlier] == later
+    with pytest.raises(ConfigError, match="choose one of flip"):
+        make_tf_dataset(split, 10, training=True, seed=0, augment=("flip", "alternating_flip"))
+
+
+def test_six_views_answer_as_the_mean_of_each_views_logits() -> None:
+    from cnnlib.inference import inference_model, logits_model
+    from cnnlib.models import ModelConfig, build_model
+    from cnnlib.spec import SHIFTED_VIEWS, spec_for
+
+    keras.utils.set_random_seed(0)
+    classifier = build_model(ModelConfig(arch="airbench_small", num_classes=3, input_shape=(12, 12, 3)))
+    spec = spec_for((12, 12, 3), ["a", "b", "c"], SHIFTED_VIEWS)
+    images = np.random.default_rng(0).integers(0, 256, (4, 12, 12, 3)).astype(np.float32)
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    moved_down_right, moved_up_left = padded[:, :12, :12], padded[:, 2:, 2:]
+    mirror = images[:, :, ::-1]
+    mirror_padded = np.pad(mirror, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    views = [images, mirror, moved_down_right, moved_up_left, mirror_padded[:, :12, :12], mirror_padded[:, 2:, 2:]]
+    assert np.array_equal(moved_down_right[:, 1:, 1:], images[:, :-1, :-1])  # the content moved down and right
+    logits = logits_model(classifier)
+    mean = np.mean([logits.predict(view, verbose=0) for view in views], axis=0)
+    expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
+    answer = inference_model(classifier, spec).predict(images, verbose=0)
+    np.testing.assert_allclose(answer, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_time_budget_without_an_architecture_trains_the_tier_one_recipe() -> None:
+    from cnnlib.training.recipes import BUDGET_ARCH
+    from cnnlib.training.request import resolve_defaults
+
+    request = resolve_defaults({"source": "digits"}, {}, {"time_budget_minutes": 15})
+    assert request.arch == BUDGET_ARCH == "airbench_small"
+    assert request.model["dropout"] == 0.0 and request.model["bn_momentum"] == 0.4
+    train = request.train
+    assert (train.optimizer, train.lr, train.momentum, train.bn_bias_lr_scale) == ("sgd_airbench", 1.5, 0.85, 64.0)
+    assert train.augment == ("alternating_flip", "crop") and train.crop_padding == 2 and train.lookahead
+    assert len(train.test_views) == 6 and train.schedule == "triangle" and train.batch_size == 1024
+    assert resolve_defaults({"source": "digits"}, {}, {}).arch == "cifar_fast"  # no budget: the default stays
+    adam = resolve_defaults({"source": "digits"}, {}, {"time_budget_minutes": 15, "optimizer": "adam"}).train
+    assert (adam.lr, adam.momentum, adam.bn_bias_lr_scale, adam.weight_decay) == (1e-3, 0.9, 1.0, 0.0)
+    with pytest.raises(ConfigError, match="needs the sgd_airbench optimizer"):
+        resolve_defaults({"source": "digits"}, {}, {"optimizer": "adam", "bn_bias_lr_scale": 8.0})
+
+
+def test_the_budget_counts_from_the_process_start() -> None:
+    script = ("import time; before = time.time()\n"
+              "from cnnlib.training import clock\n"
+              "clock.start_budget_at_process_start()\n"
+              "print(before - clock.budget_started(time.time()))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT, check=True)
+    startup = float(done.stdout.strip())
+    assert 0.0 < startup < 30.0  # the interpreter's own start-up, before the first line ran
+
+
+def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it() -> None:
+    from cnnlib.training.device import DeviceInfo, configure_precision, cpu_has_bf16
+
+    cpu = DeviceInfo(kind="CPU", gpus=(), cpu="test", cores=2)
+    try:
+        assert configure_precision("auto", cpu) == ("mixed_bfloat16" if cpu_has_bf16() else "float32")
+        assert configure_precision("off", cpu) == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow
+def test_tier_one_model_trains_with_its_recipe_and_exports_answering_alike(tmp_path: Path) -> None:
+    """The whole path a user takes: CLI train, a frozen whitening kernel, the six views in the export."""
+    env = {"CNNLIB_RUNS": str(tmp_path)}
+    import os
+
+    command = [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "airbench_small",
+               "--epochs", "4", "--batch-size", "128", "--whiten-bias-epochs", "1", "--no-tensorboard"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **env}, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["status"] == "completed" and result["test_accuracy"] > 0.5, result
+    run_dir = Path(result["run_dir"])
+    from cnnlib.data import DataConfig, load_dataset
+
+    config = json.loads((run_dir / "config.json").read_text())
+    dataset = load_dataset(DataConfig.from_dict(config["data"]))
+    kernel, _ = whitening_weights(dataset.train.images, 2)
+    model = keras.saving.load_model(run_dir / "model.keras")  # no custom objects
+    np.testing.assert_allclose(model.get_layer("whiten").get_weights()[0], kernel, rtol=1e-5, atol=1e-6)
+    exported = subprocess.run([sys.executable, "-m", "cnnlib", "export", str(run_dir), "--format", "tflite"],
+                              capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **env}, timeout=600)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    report = json.loads(exported.stdout.splitlines()[-1])
+    assert report["agreement"] >= 0.99, report

@@ -42,8 +42,9 @@ def test_the_embedded_data_has_its_recipe_and_flags_still_win() -> None:
     assert _request(["--epochs", "3", "--batch-size", "64"]).train.epochs == 3
     assert _request(["--batch-size", "64"]).train.batch_size == 64
     assert _request(["--optimizer", "sgd"]).train.lr == 0.05  # the recipe's lr is Adam's
-    budget = _request(["--time-budget", "5"]).train  # a budget's recipe replaces the data's
-    assert budget.batch_size is None and budget.monitor == "val_accuracy"
+    budget = _request(["--time-budget", "5"])  # a budget's recipe replaces the data's: the tier-1 model's
+    assert budget.arch == "airbench_small" and budget.train.batch_size == 1024
+    assert budget.train.monitor == "val_accuracy" and budget.train.optimizer == "sgd_airbench"
     from app.jobs import DEMO  # the Home one-click demo resolves to the same recipe
 
     demo = resolve_defaults(DEMO["data"], DEMO["model"], DEMO["train"]).train

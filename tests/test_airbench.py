@@ -209,7 +209,7 @@ def test_tier_one_model_trains_with_its_recipe_and_exports_answering_alike(tmp_p
     kernel, _ = whitening_weights(dataset.train.images, 2)
     model = keras.saving.load_model(run_dir / "model.keras")  # no custom objects
     np.testing.assert_allclose(model.get_layer("whiten").get_weights()[0], kernel, rtol=1e-5, atol=1e-6)
-    exported = subprocess.run([sys.executable, "-m", "cnnlib", "export", str(run_dir), "--format", "tflite"],
+    exported = subprocess.run([sys.executable, "-m", "cnnlib", "export", str(run_dir), "--format", "tflite-float32"],
                               capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **env}, timeout=600)
     assert exported.returncode == 0, exported.stderr[-2000:]
     report = json.loads(exported.stdout.splitlines()[-1])

@@ -203,7 +203,10 @@ def test_classify_photo_and_int8_download(browser_page, tmp_path: Path) -> None:
     page.get_by_test_id("stPlotlyChart").first.wait_for()
     wait_idle(page)
     no_exception(page)
-    label = re.search(r"Prediction: (.+?) — ", heading.inner_text()).group(1).strip()
+    # A noise photo may be answered "Not sure (top guess: X NN%)" (the fixture run trains in
+    # bfloat16 on CPUs that have it, and its confidence differs); either way the label is read.
+    text = heading.inner_text()
+    label = (re.search(r"Prediction: (.+?) — ", text) or re.search(r"top guess: (.+?) \d+%", text)).group(1).strip()
 
     page.get_by_text("int8 (full integer, smallest)").click()
     wait_idle(page)

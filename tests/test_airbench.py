@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_grouped_sgd_is_pytorch_nesterov_with_coupled_l2_and_group_rates() -> No
     grads = [np.full(v.shape, 0.5, np.float32) for v in variables]
     for _ in range(2):
         optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
-    for variable, w0, g in zip(variables, start, grads):
+    for variable, w0, g in zip(variables, start, grads, strict=True):
         scale = 64.0 if group_of(variable.path) == BN_BIAS_GROUP else 1.0
         w, buf = w0.astype(np.float64), np.zeros_like(w0, np.float64)
         for _ in range(2):  # torch.optim.SGD(nesterov=True), weight_decay = l2 / scale, lr * scale
@@ -70,6 +71,7 @@ def test_grouped_sgd_is_pytorch_nesterov_with_coupled_l2_and_group_rates() -> No
 
 
 def test_a_group_switched_off_stays_exactly_where_it_is() -> None:
+    keras.utils.set_random_seed(0)
     model = _tiny_model()
     model.compile(optimizer=GroupedSGD(learning_rate=0.5, momentum=0.9), loss="mse")
     x, y = np.random.default_rng(0).random((8, 2, 2, 1)), np.random.default_rng(1).random((8, 2))
@@ -96,14 +98,14 @@ def test_lookahead_pulls_every_fifth_step_and_ends_on_the_average() -> None:
     model.set_weights(moved)
     for batch in range(4):
         callback.on_train_batch_end(batch)
-    assert all(np.array_equal(w.numpy(), m) for w, m in zip(model.weights, moved))  # steps 1-4: untouched
+    assert all(np.array_equal(w.numpy(), m) for w, m in zip(model.weights, moved, strict=True))  # steps 1-4: untouched
     callback.on_train_batch_end(4)
-    for weight, old, new in zip(model.weights, before, moved):
+    for weight, old, new in zip(model.weights, before, moved, strict=True):
         np.testing.assert_allclose(weight.numpy(), BASE_DECAY * old + (1 - BASE_DECAY) * new, rtol=1e-6)
     average = [w.numpy().copy() for w in model.weights]
     model.set_weights([w + 5.0 for w in average])
     callback.on_epoch_end(0)  # the last epoch ends on the average, whatever the weights did since
-    for weight, expected in zip(model.weights, average):
+    for weight, expected in zip(model.weights, average, strict=True):
         np.testing.assert_allclose(weight.numpy(), expected, rtol=1e-6)
 
 
@@ -115,14 +117,14 @@ def test_alternating_flip_mirrors_each_image_in_every_other_epoch() -> None:
     states = []
     for batch, labels in batches.take(4):  # one batch is one epoch here
         seen = {}
-        for image, label in zip(batch.numpy().astype(np.uint8), labels.numpy()):
+        for image, label in zip(batch.numpy().astype(np.uint8), labels.numpy(), strict=True):
             original = images[label]
             assert np.array_equal(image, original) or np.array_equal(image, original[:, ::-1])
             seen[int(label)] = bool(np.array_equal(image, original[:, ::-1]) and not np.array_equal(image, original))
         assert sorted(seen) == list(range(10))  # every image once per epoch
         states.append([seen[n] for n in range(10)])
     assert 0 < sum(states[0]) < 10
-    for earlier, later in zip(states, states[1:]):
+    for earlier, later in zip(states, states[1:], strict=False):
         assert [not flag for flag in earlier] == later
     with pytest.raises(ConfigError, match="choose one of flip"):
         make_tf_dataset(split, 10, training=True, seed=0, augment=("flip", "alternating_flip"))
@@ -193,8 +195,6 @@ def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it() -> None:
 def test_tier_one_model_trains_with_its_recipe_and_exports_answering_alike(tmp_path: Path) -> None:
     """The whole path a user takes: CLI train, a frozen whitening kernel, the six views in the export."""
     env = {"CNNLIB_RUNS": str(tmp_path)}
-    import os
-
     command = [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "airbench_small",
                "--epochs", "4", "--batch-size", "128", "--whiten-bias-epochs", "1", "--no-tensorboard"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **env}, timeout=600)

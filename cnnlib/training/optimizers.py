@@ -82,7 +82,9 @@ class GroupedSGD(keras.optimizers.Optimizer):
             gradient = ops.add(gradient, ops.multiply(variable, self.l2 / (self.group_scales.get(group, 1.0) or 1.0)))
         buffer = self.momentums[index]
         self.assign(buffer, ops.add(ops.multiply(buffer, self.momentum), gradient))
-        self.assign_sub(variable, ops.multiply(lr, ops.add(gradient, ops.multiply(buffer, self.momentum))))
+        step = ops.multiply(lr, ops.add(gradient, ops.multiply(buffer, self.momentum)))
+        # A switched-off group stays put even if its buffer overflowed (0 * inf is NaN).
+        self.assign_sub(variable, ops.where(ops.equal(lr, 0.0), ops.zeros_like(step), step))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

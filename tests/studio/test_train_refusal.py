@@ -96,18 +96,41 @@ def _open_expander(page, title: str, inside: str) -> None:  # noqa: ANN001
     raise AssertionError(f"the expander {title!r} never showed {inside!r}")
 
 
+def _set_input_side(page, side: int) -> None:  # noqa: ANN001
+    """Unticks "Native image size" and types ``side`` into Height and Width, until both hold it.
+
+    Each step reruns the page; on a loaded machine a rerun can redraw the options expander closed
+    or keep the fields disabled for a moment (seen in CI), so every step is retried against what
+    the page shows rather than assumed.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    title = "Options: input size, channels, split, subsampling"
+    for _ in range(15):
+        _open_expander(page, title, "Native image size")
+        if page.get_by_label("Native image size").is_checked():
+            page.get_by_text("Native image size").click()
+            wait_idle(page)
+            continue
+        fields = [page.get_by_label(label, exact=True) for label in ("Height", "Width")]
+        pending = [field for field in fields if field.input_value() != str(side)]
+        if not pending:
+            return
+        try:
+            pending[0].fill(str(side), timeout=5_000)
+            pending[0].press("Enter", timeout=5_000)
+        except PlaywrightTimeout:
+            pass  # redrawn under the action: look again
+        wait_idle(page)
+        page.wait_for_timeout(300)
+    raise AssertionError(f"the Data page's Height and Width never both held {side}")
+
+
 def test_architecture_too_big_for_the_data_is_refused(page, app_env: dict[str, str]) -> None:  # noqa: ANN001
     goto(page, "Data")
     page.get_by_text("Bundled digits").click()
     wait_idle(page)
-    _open_expander(page, "Options: input size, channels, split, subsampling", "Native image size")
-    page.get_by_text("Native image size").click()
-    wait_idle(page)
-    for label in ("Height", "Width"):
-        field = page.get_by_label(label, exact=True)
-        field.fill("8")
-        field.press("Enter")
-        wait_idle(page)
+    _set_input_side(page, 8)
     _load_until(page, re.compile("8×8×1"))
     wait_idle(page)
     before = _jobs(app_env)

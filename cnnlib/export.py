@@ -9,16 +9,20 @@ Formats (``EXPORT_FORMATS``, one spelling everywhere: CLI, app, reports, file na
 - ``tflite-float32``: plain conversion.
 - ``tflite-float16``: weights stored as float16 (half the size), computed in float32.
 - ``tflite-dynamic``: weights int8, activations quantized on the fly.
-- ``tflite-int8``: full-integer, calibrated on representative training images. The
+- ``tflite-int8``: integer body, calibrated on representative training images. The
   input is uint8 so the app feeds raw 0-255 pixels (the model's own scaling
-  layer is inside the graph); the output is dequantized float32 so ties
-  between coarse uint8 probabilities cannot flip the top-1 class.
+  layer is inside the graph). The view average and the softmax stay float32
+  (no weights: two classes whose int8 probabilities would round to the same
+  step cannot swap the top-1 class), and so do the few layers an architecture
+  marks as sensitive (``cnnlib.models.whitened.INT8_FLOAT_LAYERS``); the output
+  is float32.
 - ``savedmodel``: a TF Serving SavedModel directory (``export_savedmodel``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -60,7 +64,8 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
-def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | None = None) -> bytes:
+def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | None = None,
+                   float_layers: bool = True) -> bytes:
     """Convert a Keras classifier to a ``.tflite`` flatbuffer.
 
     Args:
@@ -68,6 +73,9 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
         fmt: One of ``TFLITE_FORMATS``.
         representative_images: ``(N, H, W, C)`` training images; required for ``tflite-int8``
             (the first ``MAX_REPRESENTATIVE`` are used).
+        float_layers: ``tflite-int8`` only: keep the view average, the softmax and the
+            layers the architecture marks (``_float_tensor_names``) in float32; False
+            quantizes every op, as exports before 2026-12 did (for measuring).
 
     Returns:
         The flatbuffer bytes.
@@ -108,7 +116,55 @@ def convert_tflite(model: Any, fmt: str, representative_images: np.ndarray | Non
     with warnings.catch_warnings(), native_output_captured():  # the converter dumps every TensorSpec
         # The converter warns that uint8 input statistics were not given: they come from calibration.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs", category=UserWarning)
+        if fmt == "tflite-int8" and float_layers:
+            return _int8_with_float_layers(converter)
         return converter.convert()
+
+
+#: The inference model's view average (``cnnlib.inference``): in float it costs no weights,
+#: and the softmax after the logits is kept in float by op type. The logits' Dense stays
+#: int8: in float32 it held a flattening net's export at 40% of float32's size.
+_HEAD_LAYERS = ("view_average",)
+
+
+def _layer_names(tensor_name: str) -> set[str]:
+    """The layer names in a TFLite tensor name, Keras's call suffix dropped.
+
+    ``"m_1/block1_a_bn_1/batchnorm/mul;m_1/whiten_1/conv"`` -> ``{"m", "block1_a_bn", "batchnorm", "mul", "whiten", "conv"}``.
+    """
+    return {re.sub(r"_\d+$", "", part) for fused in tensor_name.split(";") for part in fused.split("/")}
+
+
+def _float_tensor_names(flatbuffer: bytes) -> list[str]:
+    """Output tensor names of the ops an int8 export keeps in float32: the view average and
+    the layers the architectures name (``cnnlib.models.whitened.INT8_FLOAT_LAYERS``)."""
+    from cnnlib.models.whitened import INT8_FLOAT_LAYERS
+
+    patterns = [re.compile(pattern) for pattern in (*_HEAD_LAYERS, *INT8_FLOAT_LAYERS)]
+    interpreter = _interpreter_class()(model_content=flatbuffer)
+    names = {tensor["index"]: tensor["name"] for tensor in interpreter.get_tensor_details()}
+    return sorted({names[index] for op in interpreter._get_ops_details() for index in op["outputs"]  # noqa: SLF001
+                   if any(pattern.fullmatch(layer) for layer in _layer_names(names[index]) for pattern in patterns)})
+
+
+def _int8_with_float_layers(converter: Any) -> bytes:
+    """Calibrate, then quantize everything but ``_float_tensor_names`` and the softmax.
+
+    This is what ``converter.convert()`` does for int8, split in its two steps so the
+    quantizer can be told which ops to leave in float (the route TFLite's quantization
+    debugger takes; its own shortcut would give the model a float32 input). Measured on the
+    bundled model (docs/BENCHMARKS.md, "int8"): the head alone changed nothing there, the
+    whitening stem and the BatchNorms after the pools took agreement from 98% to 99.6%;
+    the size grows by a few kilobytes.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter._experimental_calibrate_only = True  # noqa: SLF001 - the documented debugger route
+    calibrated = converter.convert()
+    return mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
+                         denylisted_ops=["SOFTMAX"], denylisted_nodes=_float_tensor_names(calibrated))
 
 
 class TFLiteClassifier:
@@ -229,6 +285,7 @@ def export_tflite(
     test_labels: np.ndarray,
     max_test: int | None = None,
     write_report: bool = False,
+    float_layers: bool = True,
 ) -> dict[str, Any]:
     """Convert, write atomically, and verify a ``.tflite`` export against the Keras model.
 
@@ -241,6 +298,7 @@ def export_tflite(
         test_labels: ``(N,)`` class indices.
         max_test: Verify on at most this many test images (``None`` for all).
         write_report: Also write the report as JSON next to the file (``<name>.json``).
+        float_layers: ``tflite-int8``: keep a few layers in float32 (see ``convert_tflite``).
 
     Returns:
         ``{path, bytes, format, keras_accuracy, tflite_accuracy, agreement,
@@ -260,7 +318,7 @@ def export_tflite(
             f"verification needs test images with one label each. Received: {len(images)} images, {len(labels)} labels"
         )
     start = time.perf_counter()
-    flatbuffer = convert_tflite(model, fmt, representative_images)
+    flatbuffer = convert_tflite(model, fmt, representative_images, float_layers=float_layers)
     convert_seconds = time.perf_counter() - start
     path = atomic_write_bytes(out_path, flatbuffer)
     report = {

@@ -214,3 +214,26 @@ def test_tier_one_model_trains_with_its_recipe_and_exports_answering_alike(tmp_p
     assert exported.returncode == 0, exported.stderr[-2000:]
     report = json.loads(exported.stdout.splitlines()[-1])
     assert report["agreement"] >= 0.99, report
+
+
+def _int8_conv_dtypes(arch: str) -> dict[str, str]:
+    """Output dtype of each CONV_2D/MUL/ADD op of ``arch``'s int8 export, by the op's tensor name."""
+    from cnnlib.export import _interpreter_class, convert_tflite
+    from cnnlib.models import ModelConfig, build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(ModelConfig(arch=arch, num_classes=3, input_shape=(17, 17, 3)))
+    images = np.random.default_rng(0).integers(0, 256, (8, 17, 17, 3), dtype=np.uint8)
+    interpreter = _interpreter_class()(model_content=convert_tflite(model, "tflite-int8", images))
+    tensors = {tensor["index"]: tensor for tensor in interpreter.get_tensor_details()}
+    return {tensors[op["outputs"][0]]["name"]: np.dtype(tensors[op["outputs"][0]]["dtype"]).name
+            for op in interpreter._get_ops_details() if op["op_name"] in ("CONV_2D", "MUL", "ADD")}
+
+
+def test_int8_keeps_the_whitening_stem_and_the_bns_after_pools_in_float_and_nothing_else() -> None:
+    ops = _int8_conv_dtypes("airbench_small")
+    floats = {name for name, dtype in ops.items() if dtype == "float32"}
+    assert any("whiten" in name for name in floats), ops
+    assert {name for name in floats if "_a_bn" in name} and all("_a_bn" in name or "whiten" in name for name in floats), ops
+    assert any(dtype == "int8" and "block2_b_conv" in name for name, dtype in ops.items()), ops  # the body is integer
+    assert set(_int8_conv_dtypes("cifar_fast").values()) == {"int8"}  # its stage*_a_bn names are not airbench's

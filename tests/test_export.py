@@ -152,3 +152,40 @@ def test_conversion_keeps_the_converters_dumps_off_the_console(model: keras.Mode
     out, err = capfd.readouterr()
     assert flatbuffer[4:8] == b"TFL3"  # a real flatbuffer came out
     assert "TensorSpec" not in out + err and "inference_type" not in out + err, (out + err)[:500]
+
+
+def _op_output_dtypes(flatbuffer: bytes) -> dict[str, set[str]]:
+    """Each op kind of a ``.tflite`` file and the dtypes its outputs have."""
+    from cnnlib.export import _interpreter_class
+
+    interpreter = _interpreter_class()(model_content=flatbuffer)
+    dtypes = {tensor["index"]: np.dtype(tensor["dtype"]).name for tensor in interpreter.get_tensor_details()}
+    kinds: dict[str, set[str]] = {}
+    for op in interpreter._get_ops_details():
+        kinds.setdefault(op["op_name"], set()).update(dtypes[index] for index in op["outputs"])
+    return kinds
+
+
+def test_int8_keeps_the_view_average_and_softmax_in_float_and_agrees(model: keras.Model, digits: tuple, tmp_path: Path) -> None:
+    import dataclasses
+
+    from cnnlib.inference import inference_model
+    from cnnlib.spec import spec_for
+
+    x_train, _, x_test, y_test = digits
+    spec = dataclasses.replace(spec_for((8, 8, 1), [str(i) for i in range(10)], ("identity", "down_right", "up_left")),
+                               temperature=0.8)
+    answer = inference_model(model, spec)  # views, their average and a temperature: what a run exports
+    representative = x_train[np.random.default_rng(0).choice(len(x_train), size=300, replace=False)]
+    head = export_tflite(answer, "tflite-int8", tmp_path / "head.tflite", representative, x_test, y_test)
+    every = export_tflite(answer, "tflite-int8", tmp_path / "every.tflite", representative, x_test, y_test,
+                          float_layers=False)
+    kinds = _op_output_dtypes(Path(head["path"]).read_bytes())
+    assert kinds["CONV_2D"] == {"int8"}, kinds  # the body is integer
+    assert kinds["SOFTMAX"] == {"float32"} and kinds["MEAN"] == {"float32"}  # no weights: free in float
+    assert kinds["FULLY_CONNECTED"] == {"int8"}  # its weights stay int8 (size)
+    assert _op_output_dtypes(Path(every["path"]).read_bytes())["SOFTMAX"] == {"int8"}
+    classifier = TFLiteClassifier(head["path"])
+    assert classifier.input_dtype == np.uint8 and classifier.output_dtype == np.float32
+    assert head["agreement"] >= 0.99 and head["tflite_accuracy"] >= head["keras_accuracy"] - 0.01, (head, every)
+    assert abs(head["bytes"] - every["bytes"]) <= 0.02 * every["bytes"]  # no weights changed type

@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latency": ("bench.latency:run_latency", "classify/explain latency on the app's path, median of 200"),
     "app": ("bench.appstart:run_app", "streamlit run -> interactive home page; upload -> prediction (Chromium)"),
     "export": ("bench.export:run_export", "TFLite formats: convert time, size, accuracy, agreement, latency"),
+    "int8": ("bench.int8:run_int8", "int8 per architecture on digits (or --run): float head vs all-int8 agreement"),
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
     "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),
@@ -66,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-per-class", type=int, default=None, help="pipeline: subsample the training split")
     parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="efficiency/onednn: policies")
     parser.add_argument("--bf16-archs", default="simple_cnn,cifar_fast", help="efficiency: archs also run in bfloat16")
-    parser.add_argument("--run", help="latency/export/app/ood: the trained run to measure (ood: default the bundled run)")
+    parser.add_argument("--run", help="latency/export/int8/app/ood: the trained run to measure (ood: default the bundled run)")
     parser.add_argument("--runs", help="run store (default $CNNLIB_RUNS or ./runs)")
     parser.add_argument("--runs-count", type=int, default=200, help="latency: timed calls per path")
     parser.add_argument("--scorecam-runs", type=int, default=20, help="latency: timed Score-CAM calls")
-    parser.add_argument("--max-test", type=int, default=None, help="export: verify on at most this many test images")
+    parser.add_argument("--max-test", type=int, default=None, help="export/int8: verify on at most this many test images")
     parser.add_argument("--count", type=int, default=None, help="faithfulness: test images (default 200)")
     parser.add_argument("--no-write", action="store_true", help="print JSON lines only; leave BENCHMARKS.md alone")
     return parser

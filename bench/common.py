@@ -39,17 +39,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: The CPU features that matter for the numbers here (AVX-512, bf16, VNNI), in report order.
+REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
+
+
 def cpu_flags() -> list[str]:
-    """The CPU features that matter for the numbers here (AVX-512, bf16, VNNI)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
-                return [flag for flag in wanted if flag in have]
-    except OSError:
-        pass
-    return []
+    """The ``REPORTED_FLAGS`` this CPU has (read by ``cnnlib.training.device``, their one reader)."""
+    from cnnlib.training.device import cpu_flags as all_flags
+
+    have = all_flags()
+    return [flag for flag in REPORTED_FLAGS if flag in have]
 
 
 def load_average() -> list[float]:

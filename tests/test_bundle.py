@@ -21,7 +21,8 @@ from cnnlib.images import load_image
 from cnnlib.spec import spec_for
 
 PROJECT = Path(__file__).resolve().parents[1]
-DEMO = PROJECT / "assets" / "runs" / "20261122-142113-cifar10-demo-d421"
+# The shipped CIFAR-10 demo: the one run directory in assets/runs.
+DEMO = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
 
 
 def _unzip(data: bytes, folder: Path) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import io
 import struct
 import zipfile
@@ -11,6 +13,14 @@ from pathlib import Path
 import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[2]
+#: The CIFAR-10 demo run shipped in assets/runs (the one run directory there).
+SHIPPED_DEMO = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
+
+
+def shipped_accuracy_text() -> str:
+    """The shipped demo's saved test accuracy as the app prints it: ``"90.1%"``."""
+    return f"{json.loads((SHIPPED_DEMO / 'evaluation' / 'test.json').read_text())['accuracy']:.1%}"
+
 
 
 def png_bytes(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_files import PROJECT, jpeg_bytes, png_bytes, truncated_jpeg
+from apptest_files import PROJECT, SHIPPED_DEMO, jpeg_bytes, png_bytes, shipped_accuracy_text, truncated_jpeg
 from live_server import serve
 
 pytestmark = pytest.mark.browser
@@ -433,9 +433,8 @@ def test_the_bundled_demo_evaluates_and_explains_without_its_dataset(browser_pag
     import shutil
 
     # As on a clone without ../shared: the demo's CIFAR-10 folder is not on the machine.
-    shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
-    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / f"{shipped.name}-nodata"
-    shutil.copytree(shipped, demo)
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / f"{SHIPPED_DEMO.name}-nodata"
+    shutil.copytree(SHIPPED_DEMO, demo)
     for name, change in (("config.json", lambda c: c["data"].update(source="/nonexistent/cifar10")),
                          ("run.json", lambda c: c.update(name="demo without its data"))):
         content = json.loads((demo / name).read_text())
@@ -445,7 +444,7 @@ def test_the_bundled_demo_evaluates_and_explains_without_its_dataset(browser_pag
     goto(page, "Evaluate")
     _choose(page, "Run to evaluate", "demo without its data")
     page.get_by_text(re.compile("The test images are not on this machine")).first.wait_for()
-    page.get_by_text("83.6%").first.wait_for()  # the saved evaluation of its 10,000 test images
+    page.get_by_text(shipped_accuracy_text()).first.wait_for()  # the saved evaluation of its 10,000 test images
     no_exception(page)
     goto(page, "Explain")  # the choice of run follows across pages
     page.get_by_text(re.compile("explain an upload instead")).first.wait_for()

@@ -1,4 +1,4 @@
-"""int8 export per architecture: agreement, accuracy drop and size, with the answer head and sensitive layers in float or not.
+"""int8 export per architecture: agreement, accuracy drop and size, with or without the float layers.
 
 Each architecture trains briefly on the bundled digits through ``python -m cnnlib train`` (a
 real run, calibrated and exported as ``cnnlib export`` does); ``--run RUN`` measures one
@@ -105,7 +105,8 @@ def run_int8(args: Any) -> common.Section:
             for arch in archs:
                 rows += _rows(section, f"{arch} (digits)", _measure(_train_on_digits(arch, Path(runs)), args.max_test))
         section.note(f"each architecture: `python -m cnnlib train --data digits --arch A --image-size {DIGITS_SIDE} "
-                     f"--epochs {DIGITS_EPOCHS} --seed 0` (airbench archs at batch {DIGITS_BATCH}, rate scaled per image), then its inference model exported and verified on the "
+                     f"--epochs {DIGITS_EPOCHS} --seed 0` (airbench archs at batch {DIGITS_BATCH}, rate scaled "
+                     "per image), then its inference model exported and verified on the "
                      "run's test split; int8 calibrated on the seeded sample `cnnlib export` uses")
     section.write(common.markdown_table(
         ["model", "int8 variant", "test images", "Keras acc %", "TFLite acc %", "agreement %", "size vs f32", "goal"],

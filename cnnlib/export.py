@@ -130,7 +130,8 @@ _HEAD_LAYERS = ("view_average",)
 def _layer_names(tensor_name: str) -> set[str]:
     """The layer names in a TFLite tensor name, Keras's call suffix dropped.
 
-    ``"m_1/block1_a_bn_1/batchnorm/mul;m_1/whiten_1/conv"`` -> ``{"m", "block1_a_bn", "batchnorm", "mul", "whiten", "conv"}``.
+    ``"m_1/block1_a_bn_1/batchnorm/mul;m_1/whiten_1/conv"`` ->
+    ``{"m", "block1_a_bn", "batchnorm", "mul", "whiten", "conv"}``.
     """
     return {re.sub(r"_\d+$", "", part) for fused in tensor_name.split(";") for part in fused.split("/")}
 
@@ -153,9 +154,9 @@ def _int8_with_float_layers(converter: Any) -> bytes:
     This is what ``converter.convert()`` does for int8, split in its two steps so the
     quantizer can be told which ops to leave in float (the route TFLite's quantization
     debugger takes; its own shortcut would give the model a float32 input). Measured on the
-    bundled model (docs/BENCHMARKS.md, "int8"): the head alone changed nothing there, the
-    whitening stem and the BatchNorms after the pools took agreement from 98% to 99.6%;
-    the size grows by a few kilobytes.
+    60-minute airbench_small run (docs/BENCHMARKS.md, "int8"): the head alone changed nothing,
+    the whitening stem and the BatchNorms after the pools took agreement from 98% to 99.6%,
+    and the size grew by a few kilobytes.
     """
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize

@@ -166,7 +166,8 @@ def _op_output_dtypes(flatbuffer: bytes) -> dict[str, set[str]]:
     return kinds
 
 
-def test_int8_keeps_the_view_average_and_softmax_in_float_and_agrees(model: keras.Model, digits: tuple, tmp_path: Path) -> None:
+def test_int8_keeps_the_view_average_and_softmax_in_float_and_agrees(model: keras.Model, digits: tuple,
+                                                                     tmp_path: Path) -> None:
     import dataclasses
 
     from cnnlib.inference import inference_model

@@ -39,12 +39,12 @@ WHITEN_PATCH = 2
 LOGIT_SCALE = 1.0 / 9.0
 
 
-#: Name parts of the layers an int8 export keeps in float32 (``cnnlib.export``). The whitening
-#: stem: on the bundled airbench_small run, quantizing it alone took 1.5 quantization steps of
-#: error against ~0.29 for every other layer (TFLite's quantization debugger), and keeping it in
-#: float raised top-1 agreement with Keras from 98.07% to 99.37% on 3,000 test images; the
-#: BatchNorm after each pool (``blockN_a_bn``) then 99.63%. Together about 1,000 float weights.
-#: Each is a regular expression a whole layer name must match.
+#: Layer names (regular expressions a whole name must match) that an int8 export keeps in
+#: float32 (``cnnlib.export``). The whitening stem: on the 60-minute airbench_small run of
+#: docs/BENCHMARKS.md ("int8"), quantizing it took 1.5 quantization steps of error against ~0.29
+#: for every other layer (TFLite's quantization debugger); in float it raised top-1 agreement
+#: with Keras from 98.07% to 99.37% on 3,000 test images, and the BatchNorm after each pool
+#: (``blockN_a_bn``) then to 99.63%. Together about 1,000 float weights.
 INT8_FLOAT_LAYERS = ("whiten", r"block\d+_a_bn")
 
 

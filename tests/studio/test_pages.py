@@ -10,7 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from apptest_files import PROJECT, SHIPPED_DEMO, huge_png_header, image_folder, jpeg_bytes, png_bytes, shipped_accuracy_text, truncated_jpeg, zip_bytes
+from apptest_files import (
+    PROJECT,
+    SHIPPED_DEMO,
+    huge_png_header,
+    image_folder,
+    jpeg_bytes,
+    png_bytes,
+    shipped_accuracy_text,
+    truncated_jpeg,
+    zip_bytes,
+)
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120

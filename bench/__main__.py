@@ -32,7 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latency": ("bench.latency:run_latency", "classify/explain latency on the app's path, median of 200"),
     "app": ("bench.appstart:run_app", "streamlit run -> interactive home page; upload -> prediction (Chromium)"),
     "export": ("bench.export:run_export", "TFLite formats: convert time, size, accuracy, agreement, latency"),
-    "int8": ("bench.int8:run_int8", "int8 per architecture on digits (or --run): float head vs all-int8 agreement"),
+    "int8": ("bench.int8:run_int8", "int8 per architecture on digits (or --run): float layers vs every op in int8"),
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
     "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),

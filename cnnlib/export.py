@@ -136,16 +136,25 @@ def _layer_names(tensor_name: str) -> set[str]:
     return {re.sub(r"_\d+$", "", part) for fused in tensor_name.split(";") for part in fused.split("/")}
 
 
+def tflite_op_outputs(flatbuffer: bytes) -> list[tuple[str, str, str]]:
+    """``(op kind, output tensor name, output dtype)`` for each output of each op of a ``.tflite`` file.
+
+    ``("CONV_2D", "m_1/whiten_1/convolution", "float32")``: which layers a conversion left in float.
+    """
+    interpreter = _interpreter_class()(model_content=flatbuffer)
+    tensors = {tensor["index"]: tensor for tensor in interpreter.get_tensor_details()}
+    return [(op["op_name"], tensors[index]["name"], np.dtype(tensors[index]["dtype"]).name)
+            for op in interpreter._get_ops_details() for index in op["outputs"]]  # noqa: SLF001
+
+
 def _float_tensor_names(flatbuffer: bytes) -> list[str]:
     """Output tensor names of the ops an int8 export keeps in float32: the view average and
     the layers the architectures name (``cnnlib.models.whitened.INT8_FLOAT_LAYERS``)."""
     from cnnlib.models.whitened import INT8_FLOAT_LAYERS
 
     patterns = [re.compile(pattern) for pattern in (*_HEAD_LAYERS, *INT8_FLOAT_LAYERS)]
-    interpreter = _interpreter_class()(model_content=flatbuffer)
-    names = {tensor["index"]: tensor["name"] for tensor in interpreter.get_tensor_details()}
-    return sorted({names[index] for op in interpreter._get_ops_details() for index in op["outputs"]  # noqa: SLF001
-                   if any(pattern.fullmatch(layer) for layer in _layer_names(names[index]) for pattern in patterns)})
+    return sorted({name for _, name, _ in tflite_op_outputs(flatbuffer)
+                   if any(pattern.fullmatch(layer) for layer in _layer_names(name) for pattern in patterns)})
 
 
 def _int8_with_float_layers(converter: Any) -> bytes:

@@ -218,16 +218,14 @@ def test_tier_one_model_trains_with_its_recipe_and_exports_answering_alike(tmp_p
 
 def _int8_conv_dtypes(arch: str) -> dict[str, str]:
     """Output dtype of each CONV_2D/MUL/ADD op of ``arch``'s int8 export, by the op's tensor name."""
-    from cnnlib.export import _interpreter_class, convert_tflite
+    from cnnlib.export import convert_tflite, tflite_op_outputs
     from cnnlib.models import ModelConfig, build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(ModelConfig(arch=arch, num_classes=3, input_shape=(17, 17, 3)))
     images = np.random.default_rng(0).integers(0, 256, (8, 17, 17, 3), dtype=np.uint8)
-    interpreter = _interpreter_class()(model_content=convert_tflite(model, "tflite-int8", images))
-    tensors = {tensor["index"]: tensor for tensor in interpreter.get_tensor_details()}
-    return {tensors[op["outputs"][0]]["name"]: np.dtype(tensors[op["outputs"][0]]["dtype"]).name
-            for op in interpreter._get_ops_details() if op["op_name"] in ("CONV_2D", "MUL", "ADD")}
+    return {name: dtype for kind, name, dtype in tflite_op_outputs(convert_tflite(model, "tflite-int8", images))
+            if kind in ("CONV_2D", "MUL", "ADD")}
 
 
 def test_int8_keeps_the_whitening_stem_and_the_bns_after_pools_in_float_and_nothing_else() -> None:

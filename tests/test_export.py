@@ -156,13 +156,11 @@ def test_conversion_keeps_the_converters_dumps_off_the_console(model: keras.Mode
 
 def _op_output_dtypes(flatbuffer: bytes) -> dict[str, set[str]]:
     """Each op kind of a ``.tflite`` file and the dtypes its outputs have."""
-    from cnnlib.export import _interpreter_class
+    from cnnlib.export import tflite_op_outputs
 
-    interpreter = _interpreter_class()(model_content=flatbuffer)
-    dtypes = {tensor["index"]: np.dtype(tensor["dtype"]).name for tensor in interpreter.get_tensor_details()}
     kinds: dict[str, set[str]] = {}
-    for op in interpreter._get_ops_details():
-        kinds.setdefault(op["op_name"], set()).update(dtypes[index] for index in op["outputs"])
+    for kind, _, dtype in tflite_op_outputs(flatbuffer):
+        kinds.setdefault(kind, set()).add(dtype)
     return kinds
 
 

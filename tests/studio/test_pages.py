@@ -220,9 +220,8 @@ def test_classify_good_and_bad_uploads(trained_runs: list[Path]) -> None:
 def test_classify_answers_with_the_bundled_run_without_training_and_a_threshold_says_not_sure(app_env: dict[str, str],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # The fast tier's Classify check: the shipped CIFAR-10 run, read-only, no training needed.
-    bundled_root = PROJECT / "assets" / "runs"
-    bundled = next(path for path in sorted(bundled_root.iterdir()) if (path / "run.json").exists())
-    monkeypatch.setenv("CNNLIB_BUNDLED_RUNS", str(bundled_root))
+    bundled = SHIPPED_DEMO
+    monkeypatch.setenv("CNNLIB_BUNDLED_RUNS", str(SHIPPED_DEMO.parent))
     files_before = sorted((str(p), p.stat().st_mtime_ns) for p in bundled.rglob("*"))
     at = page("classify")
     at.session_state["keep_run"] = str(bundled)
@@ -357,10 +356,9 @@ def test_classify_warns_that_noise_shows_none_of_the_classes(app_env: dict[str, 
 
     from cnnlib.runs import bundled_runs_dir
 
-    shipped = [path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "familiarity.npz").exists()]
-    assert shipped, "the bundled demo run carries its familiarity score"
-    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped[0].name
-    shutil.copytree(shipped[0], demo)
+    assert (SHIPPED_DEMO / "familiarity.npz").exists(), "the bundled demo run carries its familiarity score"
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / SHIPPED_DEMO.name
+    shutil.copytree(SHIPPED_DEMO, demo)
     assert bundled_runs_dir() == Path(app_env["CNNLIB_BUNDLED_RUNS"])
     try:
         import io
@@ -384,9 +382,8 @@ def test_classify_warns_that_noise_shows_none_of_the_classes(app_env: dict[str, 
 def test_pages_open_on_the_bundled_demo_and_say_what_it_sees(trained_runs: list[Path], app_env: dict[str, str]) -> None:
     import shutil
 
-    shipped = next(path for path in (PROJECT / "assets" / "runs").iterdir() if (path / "spec.json").exists())
-    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / shipped.name
-    shutil.copytree(shipped, demo)
+    demo = Path(app_env["CNNLIB_BUNDLED_RUNS"]) / SHIPPED_DEMO.name
+    shutil.copytree(SHIPPED_DEMO, demo)
     try:
         for name in ("classify", "explain"):
             at = page(name).run()  # a fresh session: nothing chosen yet, digits runs newer than the demo

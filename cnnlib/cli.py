@@ -232,8 +232,13 @@ def _add_training_flags(group: Any) -> None:
                        help="comma list: flip,alternating_flip,rotation,zoom,translation,contrast,brightness,crop,"
                             "cutout (or none)")
     group.add_argument("--crop-padding", type=int, metavar="PX", help="crop: the most pixels it shifts by (default 4)")
+    group.add_argument("--whiten", action=argparse.BooleanOptionalAction,
+                       help="airbench archs: fit the first layer to the images' patch covariance and freeze it "
+                            "(default on; --no-whiten trains it from random)")
     group.add_argument("--whiten-bias-epochs", type=int, metavar="EPOCHS",
                        help="epochs the whitening stem's bias trains before it is frozen (default 3)")
+    group.add_argument("--identity-init", action=argparse.BooleanOptionalAction,
+                       help="airbench archs: start each block conv as an identity kernel (default on)")
     group.add_argument("--progressive-resize", type=_resize_stages, metavar="SIZE:UNTIL[,...]",
                        help="train at SIZE px until that share of training, then full size (e.g. 24:0.5)")
     group.add_argument("--test-views", type=_views, metavar="VIEW[,...]",

@@ -170,6 +170,51 @@ def test_a_time_budget_without_an_architecture_trains_the_tier_one_recipe() -> N
         resolve_defaults({"source": "digits"}, {}, {"optimizer": "adam", "bn_bias_lr_scale": 8.0})
 
 
+def test_identity_kernels_start_the_whitened_blocks_and_leave_other_architectures_alone() -> None:
+    from cnnlib.models import ModelConfig, build_model
+    from cnnlib.models.whitened import set_identity_kernels
+
+    keras.utils.set_random_seed(0)
+    small = build_model(ModelConfig(arch="airbench_small", num_classes=10, input_shape=(32, 32, 3)))
+    assert set_identity_kernels(small)
+    kernel = small.get_layer("block2_a_conv").get_weights()[0]  # 32 inputs -> 64 filters
+    dirac = np.zeros((3, 3, 32, 32), np.float32)
+    dirac[1, 1, np.arange(32), np.arange(32)] = 1.0
+    np.testing.assert_array_equal(kernel[..., :32], dirac)
+    assert np.count_nonzero(kernel[..., 32:]) == kernel[..., 32:].size  # the other filters stay random
+    other = build_model(ModelConfig(arch="cifar_fast", num_classes=10, input_shape=(32, 32, 3)))
+    before = other.get_weights()
+    assert not set_identity_kernels(other)
+    for old, new in zip(before, other.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+@pytest.mark.slow  # a real (one-epoch) training
+def test_whitening_and_identity_init_switch_off_and_are_saved_with_the_run(tmp_path: Path) -> None:
+    """The ablation's baseline: the stem trains from its random start, and the run records it."""
+    from cnnlib.data import DataConfig, load_dataset
+    from cnnlib.runs import RunStore
+    from cnnlib.training import TrainConfig, train
+
+    data = DataConfig(source="digits")
+    result = train(data, {"arch": "airbench_small"},
+                   TrainConfig(epochs=1, batch_size=256, optimizer="sgd_airbench", whiten=False,
+                               identity_init=False, tensorboard=False), runs_dir=tmp_path, name="levers-off")
+    assert result.status == "completed", result.error
+    run_dir = RunStore(tmp_path).get(result.run_id).path
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["whiten"] is False and config["train"]["identity_init"] is False
+    model = keras.saving.load_model(run_dir / "model.keras")
+    stem = model.get_layer("whiten").get_weights()[0]
+    fitted, _ = whitening_weights(load_dataset(DataConfig.from_dict(config["data"])).train.images, 2)
+    assert np.isfinite(stem).all() and not np.allclose(stem, fitted, atol=1e-2)  # trained from random, not fitted
+    kernel = model.get_layer("block2_a_conv").get_weights()[0]
+    # A Dirac start keeps its centre taps near 1 after six updates; Keras' init spreads them around 0.
+    assert abs(float(np.mean(kernel[1, 1, np.arange(32), np.arange(32)]))) < 0.5
+    with pytest.raises(ConfigError, match="whiten must be true or false"):
+        TrainConfig(whiten="no")
+
+
 def test_the_budget_counts_from_the_process_start() -> None:
     script = ("import time; before = time.time()\n"
               "from cnnlib.training import clock\n"

@@ -12,11 +12,12 @@ img/s). Three times the images in a time budget outweighs what GELU adds per epo
 
 Why this shape: max-pooling right after each block's first conv runs the BN, the GELU and
 the second conv on a quarter of the pixels; the frozen whitening makes the first layer free
-to train; BatchNorm keeps no scale (airbench freezes it at 1, so it is left out); and each
-conv's first input channels start as an identity (Dirac) kernel, so the untrained network
-passes its input through. The 1/9 logit scale sits before the head (``head_scale``): a
-linear map commutes with it, so the logits are exactly airbench's, and ``predictions``
-stays the registry's softmax Dense layer every reader of a model relies on.
+to train; BatchNorm keeps no scale (airbench freezes it at 1, so it is left out); and the
+trainer starts each conv's first input channels as an identity (Dirac) kernel
+(``set_identity_kernels``), so the untrained network passes its input through. The 1/9
+logit scale sits before the head (``head_scale``): a linear map commutes with it, so the
+logits are exactly airbench's, and ``predictions`` stays the registry's softmax Dense layer
+every reader of a model relies on.
 """
 
 from __future__ import annotations
@@ -69,12 +70,23 @@ def _block(x: keras.KerasTensor, filters: int, name: str, opts: LayerOptions) ->
     return _relu(_bn(x, f"{name}_b_bn", opts), f"{name}_b_relu")
 
 
-def _identity_init(model: keras.Model) -> None:
-    """Each 3x3 conv's first ``min(in, out)`` filters become the identity (Dirac) kernel.
+def set_identity_kernels(model: keras.Model) -> bool:
+    """Start each block 3x3 conv's first ``min(in, out)`` filters as the identity (Dirac) kernel.
 
-    Set on the weights after building, not through a custom initializer, so the saved model
-    keeps only built-in objects.
+    airbench's initialisation (``TrainConfig.identity_init``): the untrained blocks pass their
+    input through. Applied by the trainer, on weights, so the saved model keeps only built-in
+    objects and a model built for loading weights does not pay for it.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        True when the kernels were set; False (and nothing changed) for a model without a
+        ``whiten`` stem: other architectures name their convs ``block...`` too, and their
+        recipes were measured without it.
     """
+    if "whiten" not in {layer.name for layer in model.layers}:
+        return False
     for layer in model.layers:
         if isinstance(layer, layers.Conv2D) and layer.name.startswith("block") and layer.kernel_size == (3, 3):
             kernel = np.array(layer.get_weights()[0])
@@ -82,6 +94,7 @@ def _identity_init(model: keras.Model) -> None:
             kernel[:, :, :, :shared] = 0.0
             kernel[1, 1, np.arange(shared), np.arange(shared)] = 1.0
             layer.set_weights([kernel])
+    return True
 
 
 def _build(config: ModelConfig, widths: tuple[int, ...]) -> keras.Model:
@@ -98,9 +111,7 @@ def _build(config: ModelConfig, widths: tuple[int, ...]) -> keras.Model:
     if config.dropout > 0:
         x = layers.Dropout(config.dropout, name="head_dropout")(x)
     x = layers.Rescaling(LOGIT_SCALE, name="head_scale")(x)
-    model = keras.Model(inputs, blocks.predictions(x, config.num_classes, opts=opts), name=config.arch)
-    _identity_init(model)
-    return model
+    return keras.Model(inputs, blocks.predictions(x, config.num_classes, opts=opts), name=config.arch)
 
 
 def build_airbench_small(config: ModelConfig) -> keras.Model:

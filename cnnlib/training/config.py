@@ -16,6 +16,7 @@ from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, check_views
 from cnnlib.training.resize_stages import check_stages
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "sgd_airbench")
+#: Learning-rate schedules by name; their formulas are in ``cnnlib.training.schedules``.
 SCHEDULES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle", "triangle")
 PRECISIONS = ("auto", "mixed", "off")
 MONITORS = ("val_accuracy", "val_loss")
@@ -67,8 +68,12 @@ class TrainConfig:
             with the ``flip`` augmentation. Saved into the run's input spec.
         bn_bias_lr_scale: learning-rate multiplier of the BatchNorm biases (airbench: 64);
             sgd_airbench only.
-        whiten_bias_epochs: epochs the whitening stem's bias trains before it is frozen
-            (architectures with a ``whiten`` layer; its kernel is always frozen).
+        whiten: architectures with a ``whiten`` stem: fit its kernel to the training images'
+            patch covariance and keep it frozen (airbench). False trains the stem like any conv
+            from its random start (the baseline of the ablation in docs/BENCHMARKS.md).
+        whiten_bias_epochs: epochs the fitted whitening stem's bias trains before it is frozen.
+        identity_init: architectures with a ``whiten`` stem: start each block conv's first
+            input channels as the identity (Dirac) kernel (airbench); False keeps Keras' init.
         lookahead: every 5 steps, pull the weights to an average of their past values with
             a weight rising as ``0.95**5 * progress**3``, and end on that average (airbench).
         crop_padding: pixels of reflect padding the ``crop`` augmentation shifts by, at most.
@@ -99,7 +104,9 @@ class TrainConfig:
     test_views: tuple[str, ...] = DEFAULT_VIEWS
     progressive_resize: tuple[tuple[int, float], ...] = ()
     bn_bias_lr_scale: float = 1.0
+    whiten: bool = True
     whiten_bias_epochs: int = 3
+    identity_init: bool = True
     lookahead: bool = False
     crop_padding: int = 4
 
@@ -131,7 +138,7 @@ class TrainConfig:
         if self.bn_bias_lr_scale != 1.0 and self.optimizer != "sgd_airbench":
             raise ConfigError("a separate learning rate for BatchNorm biases needs the sgd_airbench optimizer. "
                               f"Received: optimizer={self.optimizer!r}, bn_bias_lr_scale={self.bn_bias_lr_scale!r}")
-        for name in ("xla", "tensorboard", "lookahead"):
+        for name in ("xla", "tensorboard", "lookahead", "whiten", "identity_init"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false. Received: {name}={getattr(self, name)!r}")
         object.__setattr__(self, "augment", check_augment(self.augment))

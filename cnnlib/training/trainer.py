@@ -395,12 +395,11 @@ def _reserve_finish(plan: _Plan, dataset: Any, config: TrainConfig, flops: int) 
 
 
 def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan, train_images: Any) -> Any:
-    """The model to train, compiled; a whitening stem is fitted to ``train_images`` first."""
+    """The model to train, compiled, with the recipe's initialisation (``_initialise``)."""
     import keras
 
     from cnnlib.models import build_model
     from cnnlib.training.schedules import PlannedSchedule
-    from cnnlib.training.whitening import prepare_whitening
 
     optimizer_steps = max(1, plan.steps_per_epoch // config.grad_accum)
     # Under a time budget TimeBudgetLR sets the rate from the clock; otherwise the plan is in steps.
@@ -408,7 +407,7 @@ def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan, train_i
         config.schedule, config.lr, optimizer_steps * plan.epochs, warmup_fraction=config.warmup_epochs / max(1, plan.epochs)
     )
     model = build_model(model_config)
-    prepare_whitening(model, train_images)  # on resume the backup's weights replace these, kernel still frozen
+    _initialise(model, config, train_images)  # on resume the backup's weights replace these (a fitted stem stays frozen)
     model.compile(
         optimizer=_make_optimizer(config, learning_rate),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -504,13 +503,29 @@ def _schedule_callbacks(config: TrainConfig, plan: _Plan, start: float, resumed_
     return first
 
 
+def _initialise(model: Any, config: TrainConfig, train_images: Any) -> None:
+    """airbench's start on an architecture with a whitening stem; other models stay as built.
+
+    The stem's kernel is fitted to ``train_images`` and frozen (``config.whiten``), and the
+    block convs start as identity kernels (``config.identity_init``).
+    """
+    from cnnlib.models.whitened import set_identity_kernels
+    from cnnlib.training.whitening import prepare_whitening
+
+    if config.whiten:
+        prepare_whitening(model, train_images)
+    if config.identity_init:
+        set_identity_kernels(model)
+
+
 def _recipe_callbacks(config: TrainConfig, plan: _Plan, schedule_start: float, schedule_seconds: float) -> list[Any]:
     """Lookahead and the whitening bias's freeze (both before the callbacks that evaluate an epoch)."""
     from cnnlib.training.lookahead import Lookahead
     from cnnlib.training.optimizers import WHITEN_BIAS_GROUP, GroupOffAfter
 
     callbacks: list[Any] = []
-    if config.optimizer == "sgd_airbench":
+    if config.optimizer == "sgd_airbench" and config.whiten:
+        # Only a fitted stem's bias stops; an unfitted stem trains throughout like any conv.
         callbacks.append(GroupOffAfter(WHITEN_BIAS_GROUP, config.whiten_bias_epochs))
     if config.lookahead:
         if plan.time_based:

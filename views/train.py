@@ -26,6 +26,8 @@ DROPOUT_START = 0.2  # the form's starting dropout (an architecture's own defaul
 #: The test-time view sets the form offers, in words.
 VIEW_SETS = {"the image only": DEFAULT_VIEWS, "the image and its mirror": MIRRORED_VIEWS,
              "six: the image, its mirror, each moved 1 px two ways": SHIFTED_VIEWS}
+#: A switch the recipe may set: its value ("None": not chosen), or the user's on / off.
+SWITCH = {"the recipe's": None, "on": True, "off": False}
 
 st.title("🏋️ Train")
 
@@ -266,6 +268,22 @@ with st.expander("Advanced: seed, momentum, warm-up, precision, test-time views,
     stages = a3.text_input("Progressive resizing (SIZE:UNTIL, e.g. 24:0.5; empty = off)",
                            key=state.default("keep_train_stages", ""))
 
+with st.expander("Recipe levers: whitening, identity init, lookahead, BatchNorm-bias rate, crop padding "
+                 "(empty or \"the recipe's\" = the architecture's recipe)"):
+    b1, b2, b3 = st.columns(3)
+    whiten = b1.checkbox("Whitening: fit the first layer to the images' 2x2 patch covariance and freeze it",
+                         key=state.default("keep_train_whiten", defaults.whiten))
+    whiten_bias_epochs = _number(b1, "Epochs the whitening bias trains (empty = the recipe's)", "keep_train_wbe",
+                                 None, min_value=0, max_value=100_000, step=1)
+    identity_init = b2.checkbox("Start each block conv as an identity kernel",
+                                key=state.default("keep_train_ident", defaults.identity_init))
+    lookahead = b2.selectbox("Lookahead: every 5 steps pull the weights to their running average", list(SWITCH),
+                             key=state.default("keep_train_look", next(iter(SWITCH))))
+    bn_bias_lr_scale = _number(b3, "Learning-rate multiplier of BatchNorm biases (sgd_airbench; empty = the "
+                               "recipe's)", "keep_train_bnlr", None, min_value=0.0, max_value=1000.0)
+    crop_padding = _number(b3, "Crop: the most pixels an image shifts by (empty = the recipe's)", "keep_train_pad",
+                           None, min_value=1, max_value=64, step=1)
+
 data = {key: value for key, value in data_config.items() if value is not None} if data_config.get("source") == source \
     else {"source": source}
 field_sets = field_sets_for_source(source)
@@ -291,13 +309,16 @@ train = {
     "momentum": float(momentum), "warmup_epochs": float(warmup), "reduce_lr_patience": int(reduce_lr),
     "monitor": monitor, "mixed_precision": precision, "grad_accum": int(grad_accum), "xla": bool(xla),
     "test_views": list(VIEW_SETS[view_set]), "tensorboard": bool(tensorboard),
+    "whiten": bool(whiten), "whiten_bias_epochs": whiten_bias_epochs, "identity_init": bool(identity_init),
+    "lookahead": SWITCH[lookahead], "bn_bias_lr_scale": bn_bias_lr_scale, "crop_padding": crop_padding,
 }
 if arch in ARCH_RECIPES or budget:
     # The form's starting values stand for "not chosen" here, so the architecture's or the time
     # budget's recipe (from_run: many short epochs, mirrored photos; airbench: its optimizer,
     # flips, six views) fills them; a value the user set still wins.
     starting = {"epochs": EPOCHS_START, "augment": [], "monitor": defaults.monitor, "optimizer": defaults.optimizer,
-                "momentum": defaults.momentum, "test_views": list(defaults.test_views)}
+                "momentum": defaults.momentum, "test_views": list(defaults.test_views), "whiten": defaults.whiten,
+                "identity_init": defaults.identity_init}
     train = {key: value for key, value in train.items() if key not in starting or value != starting[key]}
     if dropout == DROPOUT_START:
         model.pop("dropout")
@@ -308,6 +329,9 @@ with ui.user_errors():
 refusal, model_config = _precheck(json.dumps(request.to_dict(), sort_keys=True))
 if refusal:
     st.error(f"This job cannot start: {refusal}", icon="🚫")
+else:
+    with st.expander("Every training setting of this job (what you left empty, the recipe fills)"):
+        st.json(request.train.to_dict(), expanded=True)
 # Enabled even when refused: a click then repeats why, instead of a silent grey button.
 if st.button("🚀 Start training", type="primary", key="train_start") and refusal is None:
     with ui.user_errors():

@@ -142,6 +142,27 @@ def test_train_page_shows_registry_and_summary(trained_runs: list[Path]) -> None
     assert at.selectbox(key="keep_train_watch").options  # the finished runs are listed as jobs
 
 
+def test_train_page_sets_the_airbench_levers_and_shows_what_the_recipe_fills(trained_runs: list[Path]) -> None:
+    at = page("train").run()
+    at.selectbox(key="keep_train_arch").set_value("airbench_small").run()
+    at.checkbox(key="keep_train_whiten").uncheck().run()
+    at.checkbox(key="keep_train_ident").uncheck().run()
+    at.selectbox(key="keep_train_look").set_value("off").run()
+    at.number_input(key="keep_train_bnlr").set_value(8.0).run()
+    no_exception(at)
+    assert not errors(at)
+    settings = json.loads(at.json[0].value)
+    assert settings["whiten"] is False and settings["identity_init"] is False and settings["lookahead"] is False
+    assert settings["bn_bias_lr_scale"] == 8.0
+    # What the user left alone is the architecture's recipe, not the form's starting values.
+    assert (settings["optimizer"], settings["lr"], settings["momentum"]) == ("sgd_airbench", 1.5, 0.85)
+    assert settings["crop_padding"] == 2 and "alternating_flip" in settings["augment"]
+
+    at.selectbox(key="keep_train_arch").set_value("cifar_fast").run()  # adam: no separate BN-bias rate
+    no_exception(at)
+    assert any("sgd_airbench" in message for message in errors(at)), errors(at)
+
+
 @pytest.mark.slow  # starts a training job (a fresh interpreter)
 def test_train_bad_source_shows_error(app_env: dict[str, str]) -> None:
     import time

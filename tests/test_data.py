@@ -260,7 +260,7 @@ def test_unusable_sources_raise_data_errors(tmp_path: Path) -> None:
 def test_memory_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _simple_folder(tmp_path / "flat", {"a": 3, "b": 3})
     monkeypatch.setenv("CNNLIB_MAX_DATASET_BYTES", "1000")
-    with pytest.raises(DataError, match="image-size"):
+    with pytest.raises(DataError, match="smaller image size"):
         load_dataset(DataConfig(str(root)))
     with pytest.raises(DataError, match="max_per_class"):
         load_dataset(DataConfig("digits"))

@@ -85,8 +85,8 @@ def load_keras(name: str) -> Arrays:
     except Exception as exc:  # keras wraps URL errors in a bare Exception
         reason = " ".join(str(exc).split())[:160]
         raise DataError(
-            f"could not download the {name!r} dataset ({reason}); offline? Use an image folder instead, "
-            f"e.g. --data ../shared/datasets/cifar10. Received: source={name!r}"
+            f"could not download the {name!r} dataset ({reason}); offline? Train on an image folder with one "
+            f"sub-folder per class instead (e.g. ../shared/datasets/cifar10). Received: source={name!r}"
         ) from None
     return {"train": (_as_images(x_train), _as_labels(y_train)), "test": (_as_images(x_test), _as_labels(y_test))}
 

@@ -76,8 +76,8 @@ def check_memory(count: int, size: tuple[int, int], channels: int, source: str) 
     if needed > limit:
         raise DataError(
             f"{source}: {count:,} images at {size[0]}x{size[1]}x{channels} need {needed / 1024**3:.1f} GiB, over the "
-            f"{limit / 1024**3:.1f} GiB limit; choose a smaller --image-size or set max_per_class "
-            f"(or raise CNNLIB_MAX_DATASET_BYTES). Received: {count:,} images"
+            f"{limit / 1024**3:.1f} GiB limit; choose a smaller image size or a maximum of images per class "
+            f"(max_per_class; or raise CNNLIB_MAX_DATASET_BYTES). Received: {count:,} images"
         )
 
 

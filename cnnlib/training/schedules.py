@@ -15,8 +15,8 @@ from typing import Any
 import keras
 
 from cnnlib.training import clock
+from cnnlib.training.config import SCHEDULES as SCHEDULE_NAMES  # the names' one owner (no TF import there)
 
-SCHEDULE_NAMES = ("constant", "cosine_restarts", "warmup_cosine", "onecycle", "triangle")
 #: airbench's triangle: from 0.2 of the peak, up to it at 23% of training, down to 0.07 of it.
 TRIANGLE = (0.2, 0.23, 0.07)
 _WARM_DIV = 25.0  # warm-up starts at peak / 25 (the one-cycle convention)

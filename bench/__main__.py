@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "int8": ("bench.int8:run_int8", "int8 per architecture on digits (or --run): float layers vs every op in int8"),
     "onednn": ("bench.onednn:run_onednn", "TF_ENABLE_ONEDNN_OPTS=1 vs 0: training img/s, fresh process per side"),
     "ood": ("bench.ood:run_ood", "none of my classes: AUROC per familiarity score, test split vs sets of no class"),
+    "views": ("bench.views:run_views", "one run's test accuracy per test-time view set, from the same weights"),
     "faithfulness": ("bench.faithfulness:run_faithfulness", "explanations: mean deletion score per method, test images"),
     "audit": ("bench.audit:run_audit", "data audit: planted-fixture recall/precision per kind; CIFAR-10 leakage share"),
     "quick": ("bench.quick:run_quick", "few photos per class: from_run (frozen base + new head) vs from scratch (long)"),

@@ -21,7 +21,7 @@ def test_bench_lists_every_benchmark() -> None:
     ).stdout
     names = {json.loads(line)["name"] for line in out.splitlines()}
     assert names == {"pipeline", "efficiency", "shapes", "loading", "latency", "app", "export", "onednn", "ood",
-                     "faithfulness", "accuracy", "audit", "quick", "int8"}
+                     "faithfulness", "accuracy", "audit", "quick", "int8", "views"}
 
 
 def test_alternate_interleaves_and_ratios_pair_rounds() -> None:

@@ -204,6 +204,19 @@ class Section:
         log(f"appended {self.title!r} to {path}")
 
 
+def named_or_bundled_run(run_ref: str | None, runs_dir: str | None) -> Any:
+    """The run a benchmark measures: ``--run`` in ``--runs`` (or the default store), else the bundled one."""
+    from cnnlib.runs import RunStore
+
+    store = RunStore(runs_dir)
+    if run_ref:
+        return store.get(run_ref)
+    bundled = [info["id"] for info in store.list() if info.get("bundled")]
+    if not bundled:
+        raise SystemExit("no bundled run found; pass --run RUN")
+    return store.get(bundled[0])
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from bench import common
-from bench.ood import _bundled_or
 
 
 def _mean_and_spread(values: list[float]) -> dict[str, float]:
@@ -31,7 +30,7 @@ def run_faithfulness(args: Any) -> common.Section:
     section = common.Section("faithfulness", "Explanations: deletion score per method (blur fill)",
                              goal="the user sees which heatmap the model actually follows")
     count = args.count or 200
-    run = _bundled_or(args.run, args.runs)
+    run = common.named_or_bundled_run(args.run, args.runs)
     predictor = load_predictor(run)
     test = load_run_dataset(run).test
     picked = np.arange(0, len(test.labels), max(1, len(test.labels) // count))[:count]

@@ -18,18 +18,6 @@ from bench import common
 SET_SIZE = 2000
 
 
-def _bundled_or(run_ref: str | None, runs_dir: str | None) -> Any:
-    from cnnlib.runs import RunStore
-
-    store = RunStore(runs_dir)
-    if run_ref:
-        return store.get(run_ref)
-    bundled = [info["id"] for info in store.list() if info.get("bundled")]
-    if not bundled:
-        raise SystemExit("no bundled run found; pass --run RUN")
-    return store.get(bundled[0])
-
-
 def _method_scores(predictor: Any, density: Any, features: np.ndarray) -> dict[str, np.ndarray]:
     from cnnlib import ood
 
@@ -53,7 +41,7 @@ def run_ood(args: Any) -> common.Section:
 
     section = common.Section("ood", "None of my classes: familiarity score AUROC",
                              goal="AUROC >= 0.90 on far-from-distribution sets for the bundled model")
-    run = _bundled_or(args.run, args.runs)
+    run = common.named_or_bundled_run(args.run, args.runs)
     predictor = load_predictor(run)
     if not predictor.scores_familiarity:
         raise SystemExit(f"run {run.id!r} has no fitted familiarity score; evaluate it once first")

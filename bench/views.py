@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from bench import common
-from bench.ood import _bundled_or
 
 BATCH = 500
 
@@ -26,17 +25,17 @@ def run_views(args: Any) -> common.Section:
     from cnnlib.spec import DEFAULT_VIEWS, MIRRORED_VIEWS, SHIFTED_VIEWS
 
     section = common.Section("views", "Test-time views: one run's test accuracy per view set")
-    run = _bundled_or(args.run, args.runs)
+    run = common.named_or_bundled_run(args.run, args.runs)
     spec, classifier = run.input_spec(), run.load_model()
     test = load_run_dataset(run).test
     rows = []
     for views in (DEFAULT_VIEWS, MIRRORED_VIEWS, SHIFTED_VIEWS):
         model = inference_model(classifier, dataclasses.replace(spec, views=views), calibrated=False)
         answers = np.argmax(model.predict(test.images, batch_size=BATCH, verbose=0), axis=1)
-        accuracy = float(np.mean(answers == test.labels))
+        accuracy, own = float(np.mean(answers == test.labels)), views == spec.views
         section.add({"run": run.id, "views": list(views), "test_accuracy": round(accuracy, 4),
-                     "test_images": int(len(test.labels)), "runs_own_views": views == spec.views})
-        rows.append([", ".join(views), f"{accuracy:.2%}", "yes" if views == spec.views else ""])
+                     "test_images": int(len(test.labels)), "runs_own_views": own})
+        rows.append([", ".join(views), f"{accuracy:.2%}", "yes" if own else ""])
     section.note(f"run {run.id} ({run.info().get('arch')}), {len(test.labels):,} test images")
     section.write(common.markdown_table(["views", "test accuracy", "the run's own"], rows))
     return section

@@ -38,6 +38,9 @@ WIDE_WIDTHS = (64, 256, 256)
 WHITEN_PATCH = 2
 #: airbench's logit scale.
 LOGIT_SCALE = 1.0 / 9.0
+#: The whitening stem's layer name: the trainer fits it (``cnnlib.training.whitening``), the
+#: optimizer groups its bias, and the int8 export keeps it in float.
+STEM_LAYER = "whiten"
 
 
 #: Layer names (regular expressions a whole name must match) that an int8 export keeps in
@@ -46,7 +49,7 @@ LOGIT_SCALE = 1.0 / 9.0
 #: for every other layer (TFLite's quantization debugger); in float it raised top-1 agreement
 #: with Keras from 98.07% to 99.37% on 3,000 test images, and the BatchNorm after each pool
 #: (``blockN_a_bn``) then to 99.63%. Together about 1,000 float weights.
-INT8_FLOAT_LAYERS = ("whiten", r"block\d+_a_bn")
+INT8_FLOAT_LAYERS = (STEM_LAYER, r"block\d+_a_bn")
 
 
 def whiten_filters(channels: int) -> int:
@@ -85,7 +88,7 @@ def set_identity_kernels(model: keras.Model) -> bool:
         ``whiten`` stem: other architectures name their convs ``block...`` too, and their
         recipes were measured without it.
     """
-    if "whiten" not in {layer.name for layer in model.layers}:
+    if STEM_LAYER not in {layer.name for layer in model.layers}:
         return False
     for layer in model.layers:
         if isinstance(layer, layers.Conv2D) and layer.name.startswith("block") and layer.kernel_size == (3, 3):
@@ -103,7 +106,7 @@ def _build(config: ModelConfig, widths: tuple[int, ...]) -> keras.Model:
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     channels = int(config.input_shape[2])
     # Placeholder weights until the trainer fits them from data (cnnlib.training.whitening).
-    x = layers.Conv2D(whiten_filters(channels), WHITEN_PATCH, padding="valid", name="whiten")(x)
+    x = layers.Conv2D(whiten_filters(channels), WHITEN_PATCH, padding="valid", name=STEM_LAYER)(x)
     x = _relu(x, "whiten_relu")
     for index, width in enumerate(widths, start=1):
         x = _block(x, blocks.scale_filters(width, config.width), f"block{index}", opts)

@@ -22,6 +22,8 @@ from typing import Any
 
 import keras
 
+from cnnlib.models.whitened import STEM_LAYER
+
 #: Variable groups and how a variable's path names its group.
 DEFAULT_GROUP = "default"
 BN_BIAS_GROUP = "bn_bias"
@@ -30,7 +32,7 @@ WHITEN_BIAS_GROUP = "whiten_bias"
 
 def group_of(path: str) -> str:
     """The group of the variable at ``path`` (``"block1_a_bn/beta"`` -> ``"bn_bias"``)."""
-    if path.endswith("whiten/bias"):
+    if path.endswith(f"{STEM_LAYER}/bias"):
         return WHITEN_BIAS_GROUP
     if path.endswith("/beta"):
         return BN_BIAS_GROUP

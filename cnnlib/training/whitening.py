@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-WHITEN_LAYER = "whiten"
+from cnnlib.models.whitened import STEM_LAYER as WHITEN_LAYER
+
 #: airbench fits on the first 5,000 training images; more changes the estimate very little.
 FIT_IMAGES = 5000
 #: airbench's eps, in units of the normalised image's variance (scaled to ours below).

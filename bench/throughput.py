@@ -41,13 +41,13 @@ def _one_hot(num_classes: int) -> Any:
     return lambda images, labels: (images, tf.one_hot(labels, num_classes))
 
 
-def _pipeline_dataset(split: Any, batch: int, augment: tuple[str, ...], num_classes: int) -> Any:
+def _pipeline_dataset(split: Any, batch: int, augment: tuple[str, ...], crop_padding: int, num_classes: int) -> Any:
     """Exactly the trainer's training pipeline."""
     import tensorflow as tf
 
     from cnnlib.data import make_tf_dataset
 
-    ds = make_tf_dataset(split, batch, training=True, seed=0, augment=augment)
+    ds = make_tf_dataset(split, batch, training=True, seed=0, augment=augment, crop_padding=crop_padding)
     return ds.map(_one_hot(num_classes), num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(tf.data.AUTOTUNE)
 
 
@@ -120,10 +120,10 @@ def run_pipeline(args: Any) -> common.Section:
     rows = []
     for arch in _archs(args.archs):
         batch = _default_batch(arch)
-        augment = recipe_augment(arch)
+        augment, crop_padding = recipe_augment(arch)
         model = _compiled_model(arch, "float32", (32, 32, 3), num_classes)
         cached = partial(_cached_dataset, dataset.train, batch, num_classes)
-        real = partial(_pipeline_dataset, dataset.train, batch, augment, num_classes)
+        real = partial(_pipeline_dataset, dataset.train, batch, augment, crop_padding, num_classes)
         _images_per_second(model, cached, 3, batch)  # trace + warm up both paths
         _images_per_second(model, real, 3, batch)
         common.log(f"pipeline {arch} batch {batch}")
@@ -140,6 +140,7 @@ def run_pipeline(args: Any) -> common.Section:
                 "arch": arch,
                 "batch_size": batch,
                 "augment": list(augment),
+                "crop_padding": crop_padding,
                 "pipeline_img_s": common.summarize(result["pipeline"], 1),
                 "cached_img_s": common.summarize(result["cached"], 1),
                 "ratio": ratio,
@@ -151,7 +152,7 @@ def run_pipeline(args: Any) -> common.Section:
             [
                 arch,
                 batch,
-                ",".join(augment),
+                f"{','.join(augment)} (pad {crop_padding})" if "crop" in augment else ",".join(augment),
                 record["pipeline_img_s"]["median"],
                 record["cached_img_s"]["median"],
                 f"{ratio['median']:.3f} ({ratio['min']:.3f}..{ratio['max']:.3f})",

@@ -40,3 +40,13 @@ def test_section_appends_command_machine_and_json(tmp_path: Path) -> None:
     text = target.read_text()
     assert "## Demo benchmark" in text and "`python -m bench demo`" in text
     assert "load average" in text and "cores" in text and '{"bench": "demo", "value": 1.5}' in text
+
+
+def test_benchmarks_train_each_layout_with_its_own_recipe() -> None:
+    from bench.recipes import recipe_augment, recipe_flags
+
+    # airbench's layouts keep their recipe (alternating flip, 2-px crop) in the pipeline
+    # benchmark and pass no cifar_fast flags to the accuracy runs.
+    assert recipe_augment("airbench_small") == (("alternating_flip", "crop"), 2)
+    assert recipe_flags("airbench") == ()
+    assert recipe_augment("cifar_fast") == (("flip", "crop"), 4)

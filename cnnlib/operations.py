@@ -160,15 +160,11 @@ def calibrate_run(run: Run, model: Any = None, dataset: Any = None) -> float | N
 
 def _fit_familiarity(run: Run, predictor: Any, dataset: Any) -> float:
     """Save the run's neighbour bank (``FAMILIARITY_FILE``) and return its validation threshold."""
-    import io
-
     from cnnlib import ood
 
     picked = ood.bank_sample(dataset.train.labels, seed=dataset.config.seed)
     bank = ood.fit_bank(predictor.features(dataset.train.images[picked]))
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, features=bank.features, k=np.int64(bank.k))
-    atomic_write_bytes(run.path / FAMILIARITY_FILE, buffer.getvalue())
+    atomic_write_bytes(run.path / FAMILIARITY_FILE, bank.to_bytes())
     return ood.fit_threshold(bank.scores(predictor.features(dataset.val.images)))
 
 

@@ -329,13 +329,10 @@ class Run:
         path = self.path / FAMILIARITY_FILE
         if not path.exists():
             return None
-        import numpy as np
-
-        from cnnlib.ood import NeighbourBank
+        from cnnlib.ood import load_bank
 
         try:
-            with np.load(path) as saved:
-                return NeighbourBank(features=saved["features"], k=int(saved["k"]))
+            return load_bank(path)
         except (OSError, ValueError, KeyError) as exc:
             raise RunError(f"run {self.id!r} is damaged: {FAMILIARITY_FILE} cannot be read ({type(exc).__name__})") from exc
 

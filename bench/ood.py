@@ -18,11 +18,11 @@ from bench import common
 SET_SIZE = 2000
 
 
-def _method_scores(predictor: Any, density: Any, features: np.ndarray) -> dict[str, np.ndarray]:
+def _method_scores(predictor: Any, density: Any, images: np.ndarray) -> dict[str, np.ndarray]:
     from cnnlib import ood
 
-    kernel, bias = predictor.classifier.get_layer("predictions").get_weights()
-    logits = features.astype(np.float64) @ kernel + bias  # the head is linear: mean features -> mean logits
+    features = predictor.features(images)
+    logits = predictor.view_logits(images).mean(axis=0).astype(np.float64)  # the answer's logits, before calibration
     temperature = predictor.spec.temperature or 1.0
     return {
         "knn": predictor.familiarity.scores(features),
@@ -48,7 +48,7 @@ def run_ood(args: Any) -> common.Section:
     dataset = load_run_dataset(run)
     common.log("features of the training split (Mahalanobis fit)")
     density = ood.fit_density(predictor.features(dataset.train.images), dataset.train.labels, predictor.spec.num_classes)
-    familiar = _method_scores(predictor, density, predictor.features(dataset.test.images))
+    familiar = _method_scores(predictor, density, dataset.test.images)
     passed = float(np.mean(familiar["knn"] <= predictor.spec.ood_threshold))
     section.note(f"run {run.id} ({predictor.spec.describe()}, views {', '.join(predictor.spec.views)}); "
                  f"{len(dataset.test.labels)} test images against {SET_SIZE} images per set (seed 1); "
@@ -57,7 +57,7 @@ def run_ood(args: Any) -> common.Section:
     rows = []
     for name, (_, kind) in SETS.items():
         images = make_set(name, SET_SIZE, predictor.spec.shape, seed=1)
-        scores = _method_scores(predictor, density, predictor.features(images))
+        scores = _method_scores(predictor, density, images)
         flagged = float(np.mean(scores["knn"] > predictor.spec.ood_threshold))
         aurocs = {method: round(ood.auroc(familiar[method], scores[method]), 4) for method in scores}
         section.add({"set": name, "kind": kind, "auroc": aurocs, "knn_flagged": round(flagged, 4),

@@ -146,11 +146,35 @@ def _views_logits_model(classifier: Any, spec: InputSpec) -> tuple[Any, Any]:
     return inputs, logits_model(classifier)(stacked)
 
 
-def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool) -> tuple[Any, Any, Any]:
-    """``(inputs, answer probabilities, view-averaged penultimate features)``, symbolic.
+def _feature_network(classifier: Any, head: Any, spec: InputSpec, familiarity: bool) -> Any:
+    """The classifier up to its penultimate features, and (``familiarity``) the score's features.
 
-    The features are averaged over the views before the (linear) head, which gives exactly
-    the mean of the views' logits, and they are what the familiarity score reads.
+    The score's features are the spatial means of ``spec.familiarity_layers``' outputs,
+    concatenated; without such layers they are the penultimate features themselves.
+    """
+    import keras
+
+    outputs = [head.input]
+    if familiarity and spec.familiarity_layers:
+        known = {layer.name for layer in classifier.layers}
+        missing = [name for name in spec.familiarity_layers if name not in known]
+        if missing:
+            raise DataError(f"the model has no layer {missing[0]!r}, which its run's familiarity score reads; "
+                            "the model file does not belong to this run")
+        means = [keras.layers.GlobalAveragePooling2D(dtype="float32", name=f"familiarity_mean_{index}")(
+            classifier.get_layer(name).output) for index, name in enumerate(spec.familiarity_layers)]
+        outputs.append(means[0] if len(means) == 1 else
+                       keras.layers.Concatenate(dtype="float32", name="familiarity_features")(means))
+    return keras.Model(classifier.inputs, outputs, name=f"{classifier.name}_features")
+
+
+def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool,
+                  familiarity: bool = False) -> tuple[Any, Any, Any]:
+    """``(inputs, answer probabilities, view-averaged familiarity features)``, symbolic.
+
+    The penultimate features are averaged over the views before the (linear) head, which
+    gives exactly the mean of the views' logits. The familiarity features (``familiarity``;
+    else None) are averaged over the views the same way.
     """
     import keras
 
@@ -159,13 +183,18 @@ def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool) -> tuple[A
     stacked = inputs
     if spec.views != DEFAULT_VIEWS:
         stacked = keras.layers.Lambda(_stack_views(spec.views), name="test_time_views")(inputs)
-    features = keras.Model(classifier.inputs, head.input, name=f"{classifier.name}_features")(stacked)
+    outputs = _feature_network(classifier, head, spec, familiarity)(stacked)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     if spec.views != DEFAULT_VIEWS:
-        features = keras.layers.Lambda(_average_views(len(spec.views)), name="view_average")(features)
+        names = ("view_average", "familiarity_view_average")
+        outputs = [keras.layers.Lambda(_average_views(len(spec.views)), name=name)(output)
+                   for name, output in zip(names, outputs, strict=False)]
+    features = outputs[0]
     logits = _linear_copy(head, features)
     if calibrated and spec.temperature is not None:
         logits = keras.layers.Rescaling(1.0 / spec.temperature, name="calibration")(logits)
-    return inputs, keras.layers.Softmax(name="answer")(logits), features
+    familiar = (outputs[-1] if spec.familiarity_layers else features) if familiarity else None
+    return inputs, keras.layers.Softmax(name="answer")(logits), familiar
 
 
 def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -> Any:
@@ -199,10 +228,10 @@ def inference_model(classifier: Any, spec: InputSpec, calibrated: bool = True) -
 
 
 def _scoring_model(classifier: Any, spec: InputSpec) -> Any:
-    """The answer and its penultimate features in one call: ``(N, num_classes + D)`` float32."""
+    """The answer and the familiarity score's features in one call: ``(N, num_classes + D)`` float32."""
     import keras
 
-    inputs, answer, features = _answer_graph(classifier, spec, calibrated=True)
+    inputs, answer, features = _answer_graph(classifier, spec, calibrated=True, familiarity=True)
     joined = keras.layers.Concatenate(dtype="float32", name="answer_and_features")([answer, features])
     return keras.Model(inputs, joined, name=f"{classifier.name}_scoring")
 
@@ -272,7 +301,7 @@ class Predictor:
         return self.familiarity is not None and self.spec.ood_threshold is not None
 
     def features(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """``(N, D)`` view-averaged penultimate features (what the familiarity score reads)."""
+        """``(N, D)`` view-averaged features the familiarity score reads (``InputSpec.familiarity_layers``)."""
         return self._answer_and_features(images, batch_size)[1]
 
     def _answer_and_features(self, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:

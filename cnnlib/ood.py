@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,6 +121,24 @@ class NeighbourBank:
         kth = -np.partition(-similarities, self.k - 1, axis=1)[:, self.k - 1]
         # float16 bank rows can make a cosine a hair above 1: keep scores in their range
         return np.clip(1.0 - kth, 0.0, 2.0).astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        """The bank as a compressed ``.npz`` file's bytes (``load_bank`` reads them back)."""
+        import io
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, features=self.features, k=np.int64(self.k))
+        return buffer.getvalue()
+
+
+def load_bank(file: Any) -> NeighbourBank:
+    """The ``NeighbourBank`` saved by ``NeighbourBank.to_bytes`` in ``file`` (a path or a binary file).
+
+    Raises:
+        OSError, ValueError, KeyError: The file is missing, damaged or not a bank.
+    """
+    with np.load(file) as saved:
+        return NeighbourBank(features=saved["features"], k=int(saved["k"]))
 
 
 def bank_sample(labels: np.ndarray, size: int = BANK_SIZE, seed: int = 0) -> np.ndarray:

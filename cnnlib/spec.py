@@ -100,6 +100,9 @@ class InputSpec:
             called unfamiliar ("may show none of the classes"); None until fitted.
         value_range: The raw pixel range the model takes (scaling is inside it).
         resize_filter: How images are resized to the input (``cnnlib.images``' one filter).
+        familiarity_layers: Layers whose spatial means, concatenated and averaged over the
+            views, are the features the familiarity score reads; empty (and in runs saved
+            before this field): the penultimate features, the head's input.
     """
 
     height: int
@@ -111,6 +114,7 @@ class InputSpec:
     ood_threshold: float | None = None
     value_range: tuple[int, int] = VALUE_RANGE
     resize_filter: str = RESIZE_FILTER
+    familiarity_layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         height, width = check_image_size((self.height, self.width), "input size")
@@ -134,6 +138,7 @@ class InputSpec:
                 raise ConfigError(f"ood_threshold must be a number in [0, 2] or None. Received: ood_threshold={value!r}")
             object.__setattr__(self, "ood_threshold", float(value))
         object.__setattr__(self, "value_range", tuple(int(v) for v in self.value_range))
+        object.__setattr__(self, "familiarity_layers", tuple(str(name) for name in self.familiarity_layers))
         if self.resize_filter != RESIZE_FILTER:
             raise ConfigError(f"resize_filter must be {RESIZE_FILTER!r}. Received: resize_filter={self.resize_filter!r}")
 
@@ -167,7 +172,7 @@ class InputSpec:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict for ``spec.json``."""
         data = dataclasses.asdict(self)
-        for key in ("class_names", "views", "value_range"):
+        for key in ("class_names", "views", "value_range", "familiarity_layers"):
             data[key] = list(data[key])
         return data
 
@@ -176,15 +181,16 @@ class InputSpec:
         """Inverse of ``to_dict``; unknown keys are a ``ConfigError``."""
         reject_unknown_keys(data, (field.name for field in dataclasses.fields(cls)), "input spec")
         values = dict(data)
-        for key in ("class_names", "views", "value_range"):
+        for key in ("class_names", "views", "value_range", "familiarity_layers"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
 
 
 def spec_for(input_shape: tuple[int, int, int] | list[int], class_names: list[str] | tuple[str, ...],
-             views: tuple[str, ...] | list[str] = DEFAULT_VIEWS) -> InputSpec:
+             views: tuple[str, ...] | list[str] = DEFAULT_VIEWS,
+             familiarity_layers: tuple[str, ...] | list[str] = ()) -> InputSpec:
     """The spec of a model built with ``input_shape`` for ``class_names``, answering with ``views``."""
     height, width, channels = (int(value) for value in input_shape)
     return InputSpec(height=height, width=width, channels=channels, class_names=tuple(class_names),
-                     views=tuple(views))
+                     views=tuple(views), familiarity_layers=tuple(familiarity_layers))

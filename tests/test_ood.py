@@ -129,3 +129,35 @@ def test_a_run_fits_its_familiarity_once_and_predict_reports_it(trained_run_stor
     results = predict_files(run.id, [str(path) for path in paths], runs_dir=root)
     assert all(isinstance(result["ood_score"], float) for result in results)
     assert np.mean([result["unfamiliar"] for result in results]) >= 0.8
+
+
+def test_airbench_runs_score_familiarity_on_the_mean_of_every_block() -> None:
+    import keras
+
+    from cnnlib.inference import Predictor, inference_model
+    from cnnlib.models import ARCHITECTURES, ModelConfig, build_model
+    from cnnlib.spec import SHIFTED_VIEWS, InputSpec, spec_for
+
+    layers = ARCHITECTURES["airbench_small"].familiarity_layers
+    for arch in ("airbench_small", "airbench"):  # the registry names layers both layouts have
+        model = build_model(ModelConfig(arch=arch, num_classes=3, input_shape=(16, 16, 3)))
+        assert set(ARCHITECTURES[arch].familiarity_layers) <= {layer.name for layer in model.layers}
+    model = build_model(ModelConfig(arch="airbench_small", num_classes=3, input_shape=(16, 16, 3)))
+    images = np.random.default_rng(0).integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    single = spec_for((16, 16, 3), ["a", "b", "c"], familiarity_layers=layers)
+    predictor = Predictor(spec=single, classifier=model, model=inference_model(model, single))
+    means = keras.Model(model.inputs, [keras.ops.mean(model.get_layer(name).output, axis=(1, 2)) for name in layers])
+    expected = np.concatenate([np.asarray(part) for part in means(images.astype("float32"))], axis=1)
+    np.testing.assert_allclose(predictor.features(images), expected, rtol=1e-4, atol=1e-5)  # 32 + 64 + 128
+    # With six views the features are the views' mean, and the answer is the inference model's.
+    shifted = spec_for((16, 16, 3), ["a", "b", "c"], SHIFTED_VIEWS, layers)
+    six = Predictor(spec=shifted, classifier=model, model=inference_model(model, shifted))
+    assert six.features(images).shape == (5, 224)
+    np.testing.assert_allclose(six._answer_and_features(images)[0], six.probabilities(images), atol=1e-5)
+    assert InputSpec.from_dict(shifted.to_dict()) == shifted
+    legacy = {key: value for key, value in shifted.to_dict().items() if key != "familiarity_layers"}
+    assert InputSpec.from_dict(legacy).familiarity_layers == ()  # older runs read their penultimate features
+    other = build_model(ModelConfig(arch="cifar_fast", num_classes=3, input_shape=(16, 16, 3)))
+    wrong = Predictor(spec=single, classifier=other, model=other)
+    with pytest.raises(DataError, match="has no layer 'block1_b_relu'"):
+        wrong.features(images)

@@ -37,6 +37,9 @@ class ArchSpec:
         supports_weights: Whether ``weights`` (pretrained base) is honoured.
         model_defaults: ``ModelConfig`` fields this architecture is designed with, used when
             the request does not set them (``(field, value)`` pairs).
+        familiarity_layers: Layers whose spatial means, concatenated, are the features the
+            run's familiarity score reads (``InputSpec.familiarity_layers``); empty: the
+            penultimate features.
     """
 
     name: str
@@ -47,11 +50,17 @@ class ArchSpec:
     supports_attention: bool = False
     supports_weights: bool = False
     model_defaults: tuple[tuple[str, Any], ...] = ()
+    familiarity_layers: tuple[str, ...] = ()
 
 
 #: airbench trains without dropout, with BatchNorm momentum 0.6 in PyTorch's convention,
 #: which is Keras' 0.4 (the weight of the old statistics).
 AIRBENCH_MODEL_DEFAULTS: tuple[tuple[str, Any], ...] = (("dropout", 0.0), ("bn_momentum", 0.4))
+#: The three blocks' outputs (``cnnlib.models.whitened``). The max-pooled penultimate features
+#: after a whitening stem told noise from photos badly (a 60-minute airbench_small run
+#: flagged 36% of uniform noise with them); the mean of every block's output flagged 100%
+#: (docs/BENCHMARKS.md, "None of my classes on a whitened model").
+AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_b_relu", "block2_b_relu", "block3_b_relu")
 
 ARCHITECTURES: dict[str, ArchSpec] = {
     spec.name: spec
@@ -108,6 +117,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             min_input_size=9,
             builder="build_airbench_small",
             model_defaults=AIRBENCH_MODEL_DEFAULTS,
+            familiarity_layers=AIRBENCH_FAMILIARITY_LAYERS,
         ),
         ArchSpec(
             name="airbench",
@@ -117,6 +127,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
             min_input_size=9,
             builder="build_airbench",
             model_defaults=AIRBENCH_MODEL_DEFAULTS,
+            familiarity_layers=AIRBENCH_FAMILIARITY_LAYERS,
         ),
         ArchSpec(
             name="mobilenet_v2",

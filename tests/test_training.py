@@ -167,6 +167,7 @@ def test_time_budget_plans_schedule_to_end_low(tmp_path: Path) -> None:
     assert max(lrs) > 0.001  # it reached the peak region
     assert lrs[-1] < 0.003 / 10  # and ended at the low end of the cycle when time ran out
     assert result.test_accuracy > 0.8
+    assert RunStore(tmp_path).get(result.run_id).info()["finish_reserve_seconds"] > 0  # timed, kept back
     events = [json.loads(line) for line in (Path(result.run_dir) / "progress.jsonl").read_text().splitlines()]
     epoch_events = [event for event in events if event["event"] == "epoch"]
     # Under a budget the UI sees the epochs that fit and a countdown, not "epoch 3/100000".
@@ -195,6 +196,29 @@ def test_budget_callbacks_read_the_training_clock() -> None:
         schedule.on_train_batch_begin(0)  # reads 4.0: a tenth of the budget is spent
     expected = float(keras.ops.convert_to_numpy(lr_at("onecycle", 0.1, 0.1, 0.0)))
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(expected)
+
+
+def test_the_finish_reserve_is_timed_on_the_run_s_own_model() -> None:
+    import keras
+
+    from cnnlib.models import ModelConfig, build_model
+    from cnnlib.training import finish
+
+    config = ModelConfig(arch="airbench_small", num_classes=10, input_shape=(32, 32, 3))
+    model = build_model(config)
+    images = np.random.default_rng(0).integers(0, 256, (600, 32, 32, 3), dtype=np.uint8)
+    with use_clock(StepClock(step=0.5)):  # the timed call is one half-second step of the training clock
+        assert finish.forward_images_per_second(model, images) == pytest.approx(finish.PROBE_IMAGES / 0.5)
+    # CIFAR-10's splits with six views: val twice, the 2,000-image bank, the test split.
+    assert finish.finish_images(5000, 45000, 10000, 6) == (10000 + 2000 + 10000) * 6
+    assert finish.finish_images(300, 900, 0, 1) == 300 * 2 + 900
+    assert finish.float32_twin(model, config) is model
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        twin = finish.float32_twin(build_model(config), config)  # the finish runs the saved float32 model
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert twin.dtype_policy.name == "float32" and twin.count_params() == model.count_params()
 
 
 def test_gradient_accumulation_updates_once_per_n_micro_batches() -> None:

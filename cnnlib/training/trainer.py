@@ -265,7 +265,10 @@ def _write_run_files(run: Run, data_config: Any, model_config: Any, train_config
         "summary": dataset.summary,
         "test_ids": list(dataset.test.ids),
     })
-    spec = spec_for(model_config.input_shape, list(dataset.class_names), train_config.test_views)
+    from cnnlib.models import ARCHITECTURES
+
+    spec = spec_for(model_config.input_shape, list(dataset.class_names), train_config.test_views,
+                    ARCHITECTURES[model_config.arch].familiarity_layers)
     atomic_write_json(run.path / SPEC_FILE, spec.to_dict())
 
 
@@ -368,8 +371,9 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     from cnnlib.models import count_flops, count_params
 
     params, flops = count_params(model), count_flops(model)
-    _reserve_finish(plan, dataset, config, flops)
-    run.update_info(params=params, flops=flops, device=device.describe(), precision=precision)
+    reserved = _reserve_finish(plan, dataset, config, model, model_config)
+    run.update_info(params=params, flops=flops, device=device.describe(), precision=precision,
+                    finish_reserve_seconds=reserved)
     train_ds, resize_size = _train_dataset(dataset, model_config, config, plan)
     callbacks, parts = _callbacks(run, dataset, config, plan, on_event, resumed_seconds, start, resize_size,
                                   (int(model_config.input_shape[0]), int(model_config.input_shape[1])))
@@ -382,21 +386,22 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     return _finish(run, model, model_config, dataset, parts, params, resumed_seconds + clock.now() - start)
 
 
-#: Inference images per second per forward MFLOP, measured conservatively on 2 cores: the
-#: finish of a 15-minute airbench_small run (40 MFLOPs, six views, float32 on an AVX2-only AMD
-#: EPYC) took 34.5 s for 120,000 view-images, 138,000 img/s per MFLOP; airbench (236 MFLOPs,
-#: bf16 Xeon) about 116,000.
-_INFERENCE_IMAGES_PER_SECOND_MFLOP = 100_000.0
+def _reserve_finish(plan: _Plan, dataset: Any, config: TrainConfig, model: Any, model_config: Any) -> float | None:
+    """Keep back the seconds the end of a budgeted run needs (``cnnlib.training.finish``).
 
-
-def _reserve_finish(plan: _Plan, dataset: Any, config: TrainConfig, flops: int) -> None:
-    """Keep back the seconds the end of a budgeted run needs: calibration on val (twice) and
-    the test evaluation, each image through every test-time view."""
+    Returns:
+        The seconds kept back, or None without a time budget.
+    """
     if plan.seconds_available is None:
-        return
-    images = (2 * len(dataset.val.labels) + len(dataset.test.labels)) * len(config.test_views)
-    seconds = images * max(1.0, flops / 1e6) / _INFERENCE_IMAGES_PER_SECOND_MFLOP
+        return None
+    from cnnlib.training import finish
+
+    images = finish.finish_images(len(dataset.val.labels), len(dataset.train.labels), len(dataset.test.labels),
+                                  len(config.test_views))
+    rate = finish.forward_images_per_second(finish.float32_twin(model, model_config), dataset.val.images)
+    seconds = images / rate
     plan.seconds_available = max(1.0, plan.seconds_available - seconds)
+    return round(seconds, 1)
 
 
 def _compiled_model(model_config: Any, config: TrainConfig, plan: _Plan, train_images: Any) -> Any:
@@ -509,11 +514,13 @@ def _schedule_callbacks(config: TrainConfig, plan: _Plan, start: float, resumed_
 
 
 def _initialise(model: Any, config: TrainConfig, train_images: Any) -> None:
-    """airbench's start on an architecture with a whitening stem; other models stay as built.
+    """The start that depends on the training images; models without these layers stay as built.
 
-    The stem's kernel is fitted to ``train_images`` and frozen (``config.whiten``), and the
-    block convs start as identity kernels (``config.identity_init``).
+    airbench's: the whitening stem's kernel is fitted to ``train_images`` and frozen
+    (``config.whiten``), and the block convs start as identity kernels (``config.identity_init``).
+    ``from_run``'s: its frozen features are standardised on the training images.
     """
+    from cnnlib.models.architectures import adapt_feature_norm
     from cnnlib.models.whitened import set_identity_kernels
     from cnnlib.training.whitening import prepare_whitening
 
@@ -521,6 +528,7 @@ def _initialise(model: Any, config: TrainConfig, train_images: Any) -> None:
         prepare_whitening(model, train_images)
     if config.identity_init:
         set_identity_kernels(model)
+    adapt_feature_norm(model, train_images)
 
 
 def _recipe_callbacks(config: TrainConfig, plan: _Plan, schedule_start: float, schedule_seconds: float) -> list[Any]:

@@ -193,7 +193,8 @@ def _answer_graph(classifier: Any, spec: InputSpec, calibrated: bool,
     logits = _linear_copy(head, features)
     if calibrated and spec.temperature is not None:
         logits = keras.layers.Rescaling(1.0 / spec.temperature, name="calibration")(logits)
-    familiar = (outputs[-1] if spec.familiarity_layers else features) if familiarity else None
+    # Without familiarity layers the network's only output is the penultimate features.
+    familiar = outputs[-1] if familiarity else None
     return inputs, keras.layers.Softmax(name="answer")(logits), familiar
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnlib.models.whitened import STEM_LAYER as WHITEN_LAYER
+from cnnlib.models.whitened import STEM_LAYER
 
 #: airbench fits on the first 5,000 training images; more changes the estimate very little.
 FIT_IMAGES = 5000
@@ -77,7 +77,7 @@ def prepare_whitening(model: Any, images: np.ndarray) -> bool:
         images: The training split's ``(N, H, W, C)`` uint8 images.
     """
     try:
-        layer = model.get_layer(WHITEN_LAYER)
+        layer = model.get_layer(STEM_LAYER)
     except ValueError:
         return False
     kernel, bias = whitening_weights(np.asarray(images), int(layer.kernel_size[0]))
@@ -89,6 +89,6 @@ def prepare_whitening(model: Any, images: np.ndarray) -> bool:
 def freeze_whitening_kernel(model: Any) -> None:
     """Keep the whitening kernel out of training (its bias stays trainable)."""
     try:
-        model.get_layer(WHITEN_LAYER).kernel.trainable = False
+        model.get_layer(STEM_LAYER).kernel.trainable = False
     except ValueError:
         pass

@@ -412,6 +412,23 @@ def test_training_shuffles_deterministically_and_covers_everything() -> None:
     assert sorted(map(bytes, seen.astype(np.uint8))) == sorted(map(bytes, split.images))
 
 
+def test_training_blocks_are_cut_into_the_requested_batches_and_each_epoch_sees_every_image() -> None:
+    # More images than one gather-and-augment block (BLOCK_IMAGES), a batch that does not divide it.
+    from cnnlib.data.pipeline import BLOCK_IMAGES
+
+    count, batch = 2 * BLOCK_IMAGES + 500, 100
+    images_ = np.zeros((count, 4, 4, 1), dtype=np.uint8)
+    split = Split(images_, np.arange(count, dtype=np.int64), [f"x:{i}" for i in range(count)])
+    epochs = make_tf_dataset(split, batch, training=True, seed=3, augment=("flip", "crop")).repeat(2)
+    sizes = [int(y.shape[0]) for _, y in epochs]
+    per_epoch = [batch] * (count // batch) + [count % batch]
+    assert sizes == per_epoch * 2
+    labels = np.concatenate([y.numpy() for _, y in epochs])
+    first, second = labels[:count], labels[count:]
+    assert sorted(first) == sorted(second) == list(range(count))
+    assert not np.array_equal(first, second)  # each epoch is shuffled anew
+
+
 def test_augmented_flip_is_a_mirror_and_unknown_names_fail() -> None:
     split = _split(16)
     x, _ = next(iter(make_tf_dataset(split, 16, training=True, seed=2, augment=("flip",))))

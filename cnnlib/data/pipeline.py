@@ -2,8 +2,8 @@
 
 Training on two CPU cores is compute bound, so the input pipeline must cost
 next to nothing: the arrays stay uint8 in one tensor, shuffling permutes
-indices (no shuffle buffer of images), each batch is one ``tf.gather``, and
-augmentation runs once per batch with vectorized ops (each image still gets
+indices (no shuffle buffer of images), each block of batches is one ``tf.gather``,
+and augmentation runs once per block with vectorized ops (each image still gets
 its own random parameters). Randomness is stateless and derived from the
 seed and a per-epoch random stream, so a seed reproduces a run.
 """
@@ -27,6 +27,12 @@ CONTRAST_RANGE = 0.2
 BRIGHTNESS_DELTA = 0.1 * 255.0
 CROP_PADDING = 4
 CUTOUT_FRACTION = 0.25
+#: Training images gathered and augmented in one call before being cut into batches. Each
+#: call has a fixed cost that small batches paid once a batch (simple_cnn at batch 64 steps
+#: in 20 ms); one call per 1,024 images took the pipeline / cached-batch ratio of simple_cnn
+#: from 0.88 to 0.93, dwsep_cnn 0.95 -> 0.97, from_run 0.93 -> 1.00; 4,096 gave simple_cnn
+#: no more (docs/BENCHMARKS.md, "Input pipeline ratio", 2026-12-07).
+BLOCK_IMAGES = 1024
 
 
 def check_augment(augment: Any) -> tuple[str, ...]:
@@ -96,7 +102,9 @@ def make_tf_dataset(
     indices = tf.data.Dataset.range(count)
     if training:
         indices = indices.shuffle(max(1, count), seed=seed, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size).map(
+    # Training gathers (and augments) whole blocks of batches, then cuts them: see BLOCK_IMAGES.
+    block = batch_size * max(1, BLOCK_IMAGES // batch_size) if training else batch_size
+    batches = indices.batch(block).map(
         lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
@@ -104,14 +112,16 @@ def make_tf_dataset(
         # Evaluation batches never change: keep the gathered uint8 batches.
         return batches.cache().map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     if not names:
-        return batches.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    augmenter = _augmenter(names, crop_padding)
-    pipeline = tf.data.Dataset.zip((batches, seeds)).map(
-        lambda batch, pair: augmenter(batch[0], batch[1], pair), num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    return pipeline.prefetch(tf.data.AUTOTUNE)
+        blocks = batches.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        augmenter = _augmenter(names, crop_padding)
+        blocks = tf.data.Dataset.zip((batches, seeds)).map(
+            lambda batch, pair: augmenter(batch[0], batch[1], pair), num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    # rebatch cuts with one copy, and keeps the epoch's last, smaller batch.
+    return (blocks.rebatch(batch_size) if block > batch_size else blocks).prefetch(tf.data.AUTOTUNE)
 
 
 #: Epochs an ``alternating_flip`` dataset holds (it is repeated by nobody: this is "forever").

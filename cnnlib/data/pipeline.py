@@ -104,20 +104,20 @@ def make_tf_dataset(
         indices = indices.shuffle(max(1, count), seed=seed, reshuffle_each_iteration=True)
     # Training gathers (and augments) whole blocks of batches, then cuts them: see BLOCK_IMAGES.
     block = batch_size * max(1, BLOCK_IMAGES // batch_size) if training else batch_size
-    batches = indices.batch(block).map(
+    gathered = indices.batch(block).map(
         lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
     if not training:
         # Evaluation batches never change: keep the gathered uint8 batches.
-        return batches.cache().map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return gathered.cache().map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     if not names:
-        blocks = batches.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+        blocks = gathered.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         augmenter = _augmenter(names, crop_padding)
-        blocks = tf.data.Dataset.zip((batches, seeds)).map(
-            lambda batch, pair: augmenter(batch[0], batch[1], pair), num_parallel_calls=tf.data.AUTOTUNE,
+        blocks = tf.data.Dataset.zip((gathered, seeds)).map(
+            lambda xy, pair: augmenter(xy[0], xy[1], pair), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
     # rebatch cuts with one copy, and keeps the epoch's last, smaller batch.

@@ -50,7 +50,7 @@ class TrainConfig:
             sgd_airbench (0 disables); None takes the optimizer's (``recipes.DEFAULT_WEIGHT_DECAY``).
         momentum: SGD momentum.
         schedule: "constant", "cosine_restarts", "warmup_cosine", "onecycle" or "triangle"
-            (airbench's: 0.2 to 1 of the peak over the first 23%, then down to 0.07).
+            (airbench's: 0.2 to 1 of the peak over the first 23%, then down to 0; airbench stops at 0.07).
         warmup_epochs: linear warm-up length for "warmup_cosine".
         label_smoothing: mass moved from the true class to the others (0 to <1).
         augment: augmentation names applied to training batches only.

@@ -5,7 +5,7 @@ The run must be completed and hold its two verified exports (``python -m cnnlib 
 in place of the demo there, without what only training needs: the checkpoint, the TensorBoard
 logs, the resume backup, the log and the per-batch progress ticks of ``progress.jsonl`` (the
 live progress bar's; the epochs' curves and matrices stay). Each export report names its file
-by bare name, so the bundle reads the same from any checkout. The copy is written beside the
+by bare name, so the bundle reads the same from any checkout, and names no zip. The copy is written beside the
 old demo and renamed into place, so an interrupted run of this script leaves the old one whole.
 """
 
@@ -44,6 +44,7 @@ def _bare_export_paths(exports: Path) -> None:
         report_path = exports / f"{fmt}.json"
         report = json.loads(report_path.read_text())
         report["path"] = Path(report["path"]).name
+        report.pop("bundle", None)  # the zip is not shipped; the app finds or rebuilds it
         report_path.write_text(json.dumps(report, indent=2) + "\n")
     for leftover in exports.glob("*.zip"):  # bundles are rebuilt on demand from the .tflite
         leftover.unlink()

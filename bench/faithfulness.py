@@ -38,7 +38,8 @@ def run_faithfulness(args: Any) -> common.Section:
     answered = predictor.probabilities(images).argmax(axis=1)
     methods = list(METHODS)
     section.note(f"run {run.id}; {len(picked)} test images (every {max(1, len(test.labels) // count)}th); "
-                 "heatmap of the answered class; pixels replaced by a blurred copy (radius 1/8 of the width) in 16 steps")
+                 "heatmap of the answered class; pixels replaced by a blurred copy (radius 1/8 of the width) in 16 steps; "
+                 "chance blurs the 16 blocks of a 4x4 grid in a random order")
     rows, chance = [], []
     for method in methods:
         scores, started = [], time.perf_counter()
@@ -53,8 +54,8 @@ def run_faithfulness(args: Any) -> common.Section:
         section.add({"method": method, "deletion": summary, "images": len(scores), "seconds": round(seconds, 1)})
         rows.append([method, summary["mean"], summary["std"], f"{seconds / len(scores) * 1000:.0f} ms"])
     random_summary = _mean_and_spread(chance)
-    section.add({"method": "random order", "deletion": random_summary, "images": len(chance)})
-    rows.append(["random order (chance)", random_summary["mean"], random_summary["std"], "-"])
+    section.add({"method": "random blocks", "deletion": random_summary, "images": len(chance)})
+    rows.append(["random blocks (chance)", random_summary["mean"], random_summary["std"], "-"])
     section.write(common.markdown_table(["method", "mean deletion score (lower is more faithful)", "std",
                                          "per image (heatmap + curve)"], rows))
     return section

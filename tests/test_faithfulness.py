@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnlib.errors import DataError
-from cnnlib.explain.faithfulness import STEPS, deletion
+from cnnlib.explain.faithfulness import STEPS, deletion, random_block_order
 
 
 def _centre_detector(batch: np.ndarray) -> np.ndarray:
@@ -34,6 +34,17 @@ def test_the_map_the_model_follows_scores_below_chance_and_the_inverse_above() -
     # the square is 1/16 of the pixels: after the first step it is all blurred away, and stays so
     assert followed.probabilities[1] < 0.6 and np.allclose(followed.probabilities[1:], followed.probabilities[1])
     assert inverse.probabilities[STEPS - 1] == pytest.approx(1.0)  # the square is the last to go
+
+
+def test_the_chance_level_blurs_one_whole_block_a_step() -> None:
+    order = random_block_order(16, 16, seed=3)
+    assert sorted(order) == list(range(256))  # every pixel once
+    for step in range(STEPS):
+        rows, cols = np.divmod(order[step * 16:(step + 1) * 16], 16)
+        assert len(set(rows // 4)) == 1 and len(set(cols // 4)) == 1, f"step {step} spans blocks"
+    assert not np.array_equal(order, random_block_order(16, 16, seed=4))  # the seed picks the order
+    uneven = random_block_order(10, 7, seed=0)  # a grid that does not divide the size still covers it
+    assert sorted(uneven) == list(range(70))
 
 
 def test_a_heatmap_of_another_size_is_refused() -> None:

@@ -136,8 +136,14 @@ def _bundled_run():  # type: ignore[no-untyped-def]
 
 
 def test_old_runs_migrate_their_spec_on_read(tmp_path: Path) -> None:
-    run_dir = tmp_path / "old-run"  # the bundled run as trained, before spec.json existed (tta_flip: true)
+    # The bundled run as a run saved before spec.json and test_views existed: its config said
+    # only ``tta_flip: true`` (the image and its mirror).
+    run_dir = tmp_path / "old-run"
     shutil.copytree(_bundled_run().path, run_dir, ignore=shutil.ignore_patterns("exports", "evaluation", "spec.json"))
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"].pop("test_views", None)
+    config["train"]["tta_flip"] = True
+    (run_dir / "config.json").write_text(json.dumps(config))
     run = RunStore(tmp_path).get(str(run_dir))
     spec = run.input_spec()
     assert spec.views == ("identity", "mirror") and spec.shape == (32, 32, 3) and spec.temperature is None

@@ -92,13 +92,13 @@ for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
             column.caption(f"This map is flat: no region of the image raises **{classes[target]}**, so there "
                            "is nothing to highlight (common when the image is far from what the model learned).")
         curves[title] = deletion(predictor.probabilities, image, explanation.heatmap, target)
-        column.caption(f"Deletion score **{curves[title].score:.2f}** (random order "
+        column.caption(f"Deletion score **{curves[title].score:.2f}** (random blocks "
                        f"{curves[title].random_score:.2f}; lower means the model follows this map)")
 if curves:
     with st.expander("How faithful is each map? (deletion curves)"):
         st.caption("Pixels are blurred away in the order each map ranks them, most attributed first, and the "
                    f"answered probability of **{classes[target]}** is followed. A map the model really uses makes "
-                   "it fall fast (a small area under the curve); the dashed line is a random order.")
+                   "it fall fast (a small area under the curve); the dashed line blurs blocks of the image in a random order (chance).")
         st.plotly_chart(plots.deletion_curves(curves), key="explain_deletion")
 
 with ui.user_errors():

@@ -4,8 +4,15 @@ A heatmap can look plausible and still not be what the model uses. The deletion 
 (Petsiuk et al., "RISE", 2018) blurs away pixels in the order the heatmap ranks them, most
 attributed first, and follows the answered probability of the explained class. If the map
 points at what the model uses, the probability falls fast and the area under the curve is
-small. The same test in a seeded random order is the yardstick: a map no better than chance
-scores about what the random order scores.
+small. The same test in a seeded random order of blocks is the yardstick: a map no better
+than chance scores about what the random blocks score.
+
+The chance level blurs whole blocks (a ``CHANCE_GRID`` x ``CHANCE_GRID`` grid, one block a
+step), not scattered pixels, because every CAM map is contiguous: what the test should ask is
+whether the map picks the right region, not whether regions hurt less than specks. Specks hurt
+a whitened-stem network most (its first layer reads 2x2 patches): on the bundled airbench_small
+demo, Grad-CAM at each of four layers scored 0.41-0.51 against 0.36 for a random pixel order
+(20 test images), worse than that "chance" at every layer.
 
 Pixels are replaced by the same pixels of a blurred copy of the image (Gaussian, radius
 1/8 of its width): that removes the detail the model could use without adding the sharp
@@ -25,6 +32,8 @@ from cnnlib.errors import DataError
 
 #: Points of each curve after the unchanged image: 1/16 of the pixels more at each step.
 STEPS = 16
+#: The chance level's grid: 4 x 4 = STEPS blocks, so each step of its curve blurs one block.
+CHANCE_GRID = 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Deletion:
         fractions: ``(STEPS + 1,)`` share of pixels blurred away, 0 to 1.
         probabilities: The explained class's answered probability at each fraction.
         score: Area under the curve, 0 to 1; lower means the model follows the map more.
-        random_probabilities: The curve of a seeded random order (the chance level).
+        random_probabilities: The curve of a seeded random order of blocks (the chance level).
         random_score: Its area.
     """
 
@@ -62,6 +71,20 @@ def _deleted(image: np.ndarray, order: np.ndarray, steps: int) -> np.ndarray:
     return batch.reshape(steps + 1, height, width, channels)
 
 
+def random_block_order(height: int, width: int, seed: int) -> np.ndarray:
+    """Flat pixel indices, block by block of a ``CHANCE_GRID`` grid in a seeded random order.
+
+    Within a block the pixels come in random order too (it matters only when a step ends
+    inside a block, for sizes the grid does not divide).
+    """
+    rng = np.random.default_rng(seed)
+    block_rank = rng.permutation(CHANCE_GRID * CHANCE_GRID)
+    rows = np.minimum(np.arange(height) * CHANCE_GRID // height, CHANCE_GRID - 1)
+    cols = np.minimum(np.arange(width) * CHANCE_GRID // width, CHANCE_GRID - 1)
+    blocks = block_rank[rows[:, None] * CHANCE_GRID + cols[None, :]].ravel()
+    return np.lexsort((rng.random(height * width), blocks))
+
+
 def _area(probabilities: np.ndarray, fractions: np.ndarray) -> float:
     widths = np.diff(fractions)
     return float(np.sum(widths * (probabilities[1:] + probabilities[:-1]) / 2))
@@ -78,7 +101,7 @@ def deletion(probabilities_of: Callable[[np.ndarray], np.ndarray], image: np.nda
         heatmap: ``(H, W)`` attribution at the image's size (``Explanation.heatmap``).
         target_class: The explained class.
         steps: Points of the curve after the unchanged image.
-        seed: Seeds the random order of the chance level.
+        seed: Seeds the random block order of the chance level.
 
     Raises:
         DataError: The heatmap's size is not the image's.
@@ -88,7 +111,7 @@ def deletion(probabilities_of: Callable[[np.ndarray], np.ndarray], image: np.nda
     if pixels.ndim != 3 or heat.shape != pixels.shape[:2]:
         raise DataError(f"the heatmap must be the image's size {pixels.shape[:2]}. Received: shape={heat.shape}")
     order = np.argsort(-heat.ravel(), kind="stable")
-    shuffled = np.random.default_rng(seed).permutation(heat.size)
+    shuffled = random_block_order(*heat.shape, seed=seed)
     batch = np.concatenate([_deleted(pixels, order, steps), _deleted(pixels, shuffled, steps)])
     scores = np.asarray(probabilities_of(batch))[:, target_class]
     fractions = np.linspace(0.0, 1.0, steps + 1)

@@ -210,7 +210,7 @@ def test_explain_test_image(trained_runs: list[Path]) -> None:
     no_exception(at)
     assert not errors(at)
     assert len(at.get("image")) >= 6  # input, four methods, feature-map grid
-    # each method says how faithful its map is: the deletion score against the random order
+    # each method says how faithful its map is: the deletion score against random blocks
     assert sum("Deletion score" in c.value for c in at.caption) == 4, [c.value for c in at.caption]
 
 

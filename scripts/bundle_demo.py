@@ -6,7 +6,8 @@ in place of the demo there, without what only training needs: the checkpoint, th
 logs, the resume backup, the log and the per-batch progress ticks of ``progress.jsonl`` (the
 live progress bar's; the epochs' curves and matrices stay). Each export report names its file
 by bare name, so the bundle reads the same from any checkout, and names no zip. The copy is written beside the
-old demo and renamed into place, so an interrupted run of this script leaves the old one whole.
+old demo and renamed into place, and the old one is renamed aside until then, so an
+interrupted run of this script leaves a whole demo behind.
 """
 
 from __future__ import annotations
@@ -75,10 +76,18 @@ def bundle(run_dir: Path) -> Path:
         shutil.rmtree(staging)
         sys.exit(f"the bundle would take {size:,} bytes, over the {MAX_BYTES:,} allowed")
     old = [path for path in ASSETS_RUNS.iterdir() if path.is_dir() and not path.name.startswith(".")]
-    target = ASSETS_RUNS / run_dir.name
+    # Renames, not deletes, until the new demo is in place: the store skips dot folders, and an
+    # interruption leaves a whole demo under one name or the other.
+    retired = []
     for path in old:
-        shutil.rmtree(path)
+        aside = ASSETS_RUNS / f".retired-{path.name}"
+        shutil.rmtree(aside, ignore_errors=True)
+        path.rename(aside)
+        retired.append(aside)
+    target = ASSETS_RUNS / run_dir.name
     staging.rename(target)
+    for aside in retired:
+        shutil.rmtree(aside)
     print(json.dumps({"bundled": str(target), "bytes": size, "replaced": [path.name for path in old]}))
     return target
 

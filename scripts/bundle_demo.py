@@ -55,18 +55,19 @@ def _size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def bundle(run_dir: Path) -> Path:
-    """Copy the run at ``run_dir`` into ``assets/runs`` as the one bundled demo.
+def bundle(run_dir: Path, assets_runs: Path = ASSETS_RUNS) -> Path:
+    """Copy the run at ``run_dir`` into ``assets_runs`` as the one bundled demo.
 
     Args:
         run_dir: A completed run directory with both TFLite exports.
+        assets_runs: The bundled-runs folder (the checkout's ``assets/runs``).
 
     Returns:
         The installed directory.
     """
     run = Run(run_dir)
     _check(run)
-    staging = ASSETS_RUNS / f".incoming-{run_dir.name}"
+    staging = assets_runs / f".incoming-{run_dir.name}"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(run_dir, staging, ignore=shutil.ignore_patterns(*LEFT_OUT))
     _strip_batch_ticks(staging / PROGRESS_FILE)
@@ -75,16 +76,16 @@ def bundle(run_dir: Path) -> Path:
     if size > MAX_BYTES:
         shutil.rmtree(staging)
         sys.exit(f"the bundle would take {size:,} bytes, over the {MAX_BYTES:,} allowed")
-    old = [path for path in ASSETS_RUNS.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    old = [path for path in assets_runs.iterdir() if path.is_dir() and not path.name.startswith(".")]
     # Renames, not deletes, until the new demo is in place: the store skips dot folders, and an
     # interruption leaves a whole demo under one name or the other.
     retired = []
     for path in old:
-        aside = ASSETS_RUNS / f".retired-{path.name}"
+        aside = assets_runs / f".retired-{path.name}"
         shutil.rmtree(aside, ignore_errors=True)
         path.rename(aside)
         retired.append(aside)
-    target = ASSETS_RUNS / run_dir.name
+    target = assets_runs / run_dir.name
     staging.rename(target)
     for aside in retired:
         shutil.rmtree(aside)

@@ -141,13 +141,15 @@ def reliability(bins: Sequence[dict[str, float]], ece: float | None = None, titl
 
 def deletion_curves(curves: dict[str, Any]) -> go.Figure:
     """Deletion curves (``cnnlib.explain.faithfulness.Deletion``) per method, with the first one's random block order."""
+    from cnnlib.explain.faithfulness import CHANCE_NAME  # here: the Explain page has loaded it already
+
     fig = go.Figure()
     for n, (title, curve) in enumerate(curves.items()):
         fig.add_scatter(x=curve.fractions, y=curve.probabilities, mode="lines+markers", name=f"{title} ({curve.score:.2f})",
                         line=dict(color=PALETTE[n % len(PALETTE)]))
     first = next(iter(curves.values()))
     fig.add_scatter(x=first.fractions, y=first.random_probabilities,
-                    mode="lines", name=f"random blocks ({first.random_score:.2f})",
+                    mode="lines", name=f"{CHANCE_NAME} ({first.random_score:.2f})",
                     line=dict(dash="dash", color="gray"))
     fig.update_layout(title="Answered probability as the most attributed pixels are blurred away",
                       xaxis_title="share of pixels blurred away", yaxis_title="probability", yaxis_range=[0, 1],

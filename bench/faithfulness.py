@@ -23,7 +23,7 @@ def _mean_and_spread(values: list[float]) -> dict[str, float]:
 
 def run_faithfulness(args: Any) -> common.Section:
     from cnnlib.explain import METHODS, explain
-    from cnnlib.explain.faithfulness import deletion
+    from cnnlib.explain.faithfulness import CHANCE_NAME, deletion
     from cnnlib.inference import load_predictor
     from cnnlib.operations import load_run_dataset
 
@@ -54,8 +54,8 @@ def run_faithfulness(args: Any) -> common.Section:
         section.add({"method": method, "deletion": summary, "images": len(scores), "seconds": round(seconds, 1)})
         rows.append([method, summary["mean"], summary["std"], f"{seconds / len(scores) * 1000:.0f} ms"])
     random_summary = _mean_and_spread(chance)
-    section.add({"method": "random blocks", "deletion": random_summary, "images": len(chance)})
-    rows.append(["random blocks (chance)", random_summary["mean"], random_summary["std"], "-"])
+    section.add({"method": CHANCE_NAME, "deletion": random_summary, "images": len(chance)})
+    rows.append([f"{CHANCE_NAME} (chance)", random_summary["mean"], random_summary["std"], "-"])
     section.write(common.markdown_table(["method", "mean deletion score (lower is more faithful)", "std",
                                          "per image (heatmap + curve)"], rows))
     return section

@@ -48,6 +48,7 @@ LOG_FILE = "train.log"
 EVALUATION_DIR = "evaluation"
 EXPORTS_DIR = "exports"
 BACKUP_DIR = "backup"
+TENSORBOARD_DIR = "tensorboard"  # TensorBoard logs, when the run asked for them
 
 _BUNDLED_RUNS_DIR = Path(__file__).resolve().parent.parent / "assets" / "runs"
 TRASH_PREFIX = ".deleting-"  # a run being deleted: hidden (dot) so no listing sees it half gone

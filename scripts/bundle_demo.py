@@ -17,20 +17,21 @@ import shutil
 import sys
 from pathlib import Path
 
-from cnnlib.runs import BACKUP_DIR, CHECKPOINT_FILE, EXPORTS_DIR, LOG_FILE, PROGRESS_FILE, Run
+from cnnlib.operations import export_report
+from cnnlib.runs import BACKUP_DIR, CHECKPOINT_FILE, EXPORTS_DIR, LOG_FILE, PROGRESS_FILE, TENSORBOARD_DIR, Run
 
 ASSETS_RUNS = Path(__file__).resolve().parent.parent / "assets" / "runs"
 #: The issue-11 limit on the demo's directory.
 MAX_BYTES = 5 * 1024 * 1024
 EXPORTS = ("tflite-float32", "tflite-int8")
 #: Left behind: what resuming, TensorBoard or a live page need, none of which a finished demo does.
-LEFT_OUT = (CHECKPOINT_FILE, "tensorboard", BACKUP_DIR, LOG_FILE)
+LEFT_OUT = (CHECKPOINT_FILE, TENSORBOARD_DIR, BACKUP_DIR, LOG_FILE)
 
 
 def _check(run: Run) -> None:
     if run.status != "completed":
         sys.exit(f"{run.path} did not complete; bundle a completed run")
-    missing = [fmt for fmt in EXPORTS if not (run.exports_dir / f"{fmt}.json").exists()]
+    missing = [fmt for fmt in EXPORTS if export_report(run, fmt) is None]
     if missing:
         sys.exit(f"{run.path} lacks the export(s) {', '.join(missing)}: run `python -m cnnlib export` first")
 

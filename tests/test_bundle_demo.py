@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,19 @@ def _finished_run(store_root: Path, run_id: str) -> Path:
     return run.path
 
 
-def test_a_finished_run_replaces_the_demo_without_what_only_training_needs(tmp_path: Path) -> None:
+@pytest.fixture
+def demo_folder(tmp_path: Path) -> tuple[Callable[..., Path], Path]:
+    """The script's ``bundle`` and a bundled-runs folder that already holds a demo, ``old-demo``."""
     bundle = runpy.run_path(str(SCRIPT))["bundle"]
     assets = tmp_path / "assets-runs"
     assets.mkdir()
     bundle(_finished_run(tmp_path / "store", "old-demo"), assets)
+    return bundle, assets
+
+
+def test_a_finished_run_replaces_the_demo_without_what_only_training_needs(
+        tmp_path: Path, demo_folder: tuple[Callable[..., Path], Path]) -> None:
+    bundle, assets = demo_folder
     new = _finished_run(tmp_path / "store", "new-demo")
     installed = bundle(new, assets)
     assert sorted(path.name for path in assets.iterdir()) == ["new-demo"]  # the old demo and the staging are gone
@@ -50,14 +59,12 @@ def test_a_finished_run_replaces_the_demo_without_what_only_training_needs(tmp_p
     assert [info["id"] for info in RunStore(assets, include_bundled=False).list()] == ["new-demo"]
 
 
-def test_a_run_without_its_exports_is_refused_and_nothing_changes(tmp_path: Path) -> None:
-    bundle = runpy.run_path(str(SCRIPT))["bundle"]
-    assets = tmp_path / "assets-runs"
-    assets.mkdir()
-    bundle(_finished_run(tmp_path / "store", "demo"), assets)
+def test_a_run_without_its_exports_is_refused_and_nothing_changes(
+        tmp_path: Path, demo_folder: tuple[Callable[..., Path], Path]) -> None:
+    bundle, assets = demo_folder
     bare = _finished_run(tmp_path / "store", "no-exports")
     for report in (bare / "exports").glob("*.json"):
         report.unlink()
     with pytest.raises(SystemExit, match="cnnlib export"):
         bundle(bare, assets)
-    assert sorted(path.name for path in assets.iterdir()) == ["demo"]
+    assert sorted(path.name for path in assets.iterdir()) == ["old-demo"]

@@ -79,7 +79,7 @@ alpha = c3.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.default("kee
 # "predicted" means the run's answer (test-time views included), which the heatmaps then explain.
 target = classes.index(best[0]["label"] if target_name == "predicted" else target_name)
 
-from cnnlib.explain.faithfulness import deletion  # noqa: E402
+from cnnlib.explain.faithfulness import CHANCE_NAME, deletion  # noqa: E402
 
 curves = {}
 for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
@@ -92,7 +92,7 @@ for column, method in zip(st.columns(len(METHODS)), METHODS, strict=True):
             column.caption(f"This map is flat: no region of the image raises **{classes[target]}**, so there "
                            "is nothing to highlight (common when the image is far from what the model learned).")
         curves[title] = deletion(predictor.probabilities, image, explanation.heatmap, target)
-        column.caption(f"Deletion score **{curves[title].score:.2f}** (random blocks "
+        column.caption(f"Deletion score **{curves[title].score:.2f}** ({CHANCE_NAME} "
                        f"{curves[title].random_score:.2f}; lower means the model follows this map)")
 if curves:
     with st.expander("How faithful is each map? (deletion curves)"):

@@ -23,6 +23,7 @@ test-time views and temperature included, in one batched call per curve.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +34,9 @@ from cnnlib.errors import DataError
 #: Points of each curve after the unchanged image: 1/16 of the pixels more at each step.
 STEPS = 16
 #: The chance level's grid: 4 x 4 = STEPS blocks, so each step of its curve blurs one block.
-CHANCE_GRID = 4
+CHANCE_GRID = math.isqrt(STEPS)
+#: What pages, plots and benchmarks call the chance level.
+CHANCE_NAME = "random blocks"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from cnnlib.runs import (
     DATA_FILE,
     ENV_FILE,
     SPEC_FILE,
+    TENSORBOARD_DIR,
     Run,
     RunStore,
     now_iso,
@@ -484,7 +485,7 @@ def _callbacks(run: Run, dataset: Any, config: TrainConfig, plan: _Plan, on_even
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, patience=config.reduce_lr_patience,
                                                            factor=0.5, min_lr=config.lr / 1000))
     if config.tensorboard and _tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard"), write_graph=False,
+        callbacks.append(keras.callbacks.TensorBoard(str(run.path / TENSORBOARD_DIR), write_graph=False,
                                                      profile_batch=0, update_freq="epoch"))
     return callbacks, parts
 

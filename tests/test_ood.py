@@ -159,5 +159,5 @@ def test_airbench_runs_score_familiarity_on_the_mean_of_every_block() -> None:
     assert InputSpec.from_dict(legacy).familiarity_layers == ()  # older runs read their penultimate features
     other = build_model(ModelConfig(arch="cifar_fast", num_classes=3, input_shape=(16, 16, 3)))
     wrong = Predictor(spec=single, classifier=other, model=other)
-    with pytest.raises(DataError, match="has no layer 'block1_b_relu'"):
+    with pytest.raises(DataError, match=f"has no layer '{layers[0]}'"):
         wrong.features(images)

@@ -53,10 +53,10 @@ def batch_norm(x: keras.KerasTensor, *, name: str, opts: LayerOptions) -> keras.
 
 
 def conv(x: keras.KerasTensor, filters: int, kernel_size: int = 3, strides: int = 1, *, name: str,
-         opts: LayerOptions) -> keras.KerasTensor:
-    """The one plain convolution of our blocks: "same" padding, He init, no bias (a BN follows), L2 from ``opts``.
+         opts: LayerOptions, initializer: str | keras.initializers.Initializer = "he_normal") -> keras.KerasTensor:
+    """The one plain convolution of our blocks: "same" padding, He init unless told, no bias (a BN follows).
 
-    Layer: ``{name}_conv``.
+    L2 from ``opts``. Layer: ``{name}_conv``.
     """
     return layers.Conv2D(
         filters,
@@ -64,7 +64,7 @@ def conv(x: keras.KerasTensor, filters: int, kernel_size: int = 3, strides: int 
         strides=strides,
         padding="same",
         use_bias=False,
-        kernel_initializer="he_normal",
+        kernel_initializer=initializer,
         kernel_regularizer=opts.regularizer(),
         name=f"{name}_conv",
     )(x)

@@ -60,7 +60,7 @@ AIRBENCH_MODEL_DEFAULTS: tuple[tuple[str, Any], ...] = (("dropout", 0.0), ("bn_m
 #: after a whitening stem told noise from photos badly (a 60-minute airbench_small run
 #: flagged 36% of uniform noise with them); the mean of every block's output flagged 100%
 #: (docs/BENCHMARKS.md, "None of my classes on a whitened model").
-AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_b_relu", "block2_b_relu", "block3_b_relu")
+AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_b_act", "block2_b_act", "block3_b_act")
 
 ARCHITECTURES: dict[str, ArchSpec] = {
     spec.name: spec

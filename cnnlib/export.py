@@ -49,6 +49,11 @@ def export_filename(fmt: str) -> str:
     return fmt if fmt == SAVEDMODEL else f"{fmt}.tflite"
 
 
+def report_filename(fmt: str) -> str:
+    """The verification report an export of ``fmt`` writes beside its file: ``tflite-int8.json``."""
+    return f"{fmt}.json"
+
+
 def _check_tflite_format(fmt: str) -> None:
     if fmt not in TFLITE_FORMATS:
         raise ConfigError(f"unknown TFLite format; expected one of: {', '.join(TFLITE_FORMATS)}. Received: fmt={fmt!r}")

@@ -19,7 +19,7 @@ import numpy as np
 from cnnlib.data.config import SPLITS
 from cnnlib.errors import ConfigError, DataError, RunError
 from cnnlib.explain import METHODS as EXPLAIN_METHODS
-from cnnlib.export import EXPORT_FORMATS, SAVEDMODEL, export_filename
+from cnnlib.export import EXPORT_FORMATS, SAVEDMODEL, export_filename, report_filename
 from cnnlib.io import atomic_write_bytes, atomic_write_json, read_json
 from cnnlib.runs import FAMILIARITY_FILE, SPEC_FILE, Run, RunStore
 
@@ -262,7 +262,7 @@ def export_report(run: Run, fmt: str, runs_dir: str | os.PathLike[str] | None = 
     shipped with: it is the newer file, and it has its bundle.
     """
     for folder in dict.fromkeys((export_dir(run, runs_dir), run.exports_dir)):
-        path = folder / f"{fmt}.json"
+        path = folder / report_filename(fmt)
         try:
             report = read_json(path)
         except (OSError, ValueError):
@@ -329,7 +329,7 @@ def export_run(run_ref: str | os.PathLike[str], fmt: str, out: str | os.PathLike
         report["bundle"] = str(write_bundle(target, predictor.spec, fmt, run.id, report))
     if run.read_only:
         report["note"] = f"run {run.id!r} is bundled and read-only, so its export was written to {str(target)!r}"
-    atomic_write_json(folder / f"{fmt}.json", report)
+    atomic_write_json(folder / report_filename(fmt), report)
     return report
 
 

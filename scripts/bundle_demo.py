@@ -17,12 +17,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from cnnlib.export import report_filename
 from cnnlib.operations import export_report
 from cnnlib.runs import BACKUP_DIR, CHECKPOINT_FILE, EXPORTS_DIR, LOG_FILE, PROGRESS_FILE, TENSORBOARD_DIR, Run
 
 ASSETS_RUNS = Path(__file__).resolve().parent.parent / "assets" / "runs"
 #: The issue-11 limit on the demo's directory.
 MAX_BYTES = 5 * 1024 * 1024
+#: The exports the demo ships, verified (README, "The bundled CIFAR-10 demo model").
 EXPORTS = ("tflite-float32", "tflite-int8")
 #: Left behind: what resuming, TensorBoard or a live page need, none of which a finished demo does.
 LEFT_OUT = (CHECKPOINT_FILE, TENSORBOARD_DIR, BACKUP_DIR, LOG_FILE)
@@ -43,7 +45,7 @@ def _strip_batch_ticks(progress: Path) -> None:
 
 def _bare_export_paths(exports: Path) -> None:
     for fmt in EXPORTS:
-        report_path = exports / f"{fmt}.json"
+        report_path = exports / report_filename(fmt)
         report = json.loads(report_path.read_text())
         report["path"] = Path(report["path"]).name
         report.pop("bundle", None)  # the zip is not shipped; the app finds or rebuilds it

@@ -225,6 +225,28 @@ def test_the_budget_counts_from_the_process_start() -> None:
     assert 0.0 < startup < 30.0  # the interpreter's own start-up, before the first line ran
 
 
+@pytest.mark.slow  # a real 40-second training in a fresh interpreter
+def test_a_budgeted_command_ends_within_its_budget_and_records_its_start_up(tmp_path: Path) -> None:
+    """The promise of ``--time-budget``: the whole command, imports and data loading included."""
+    import time
+
+    budget_minutes = 0.75
+    command = [sys.executable, "-m", "cnnlib", "train", "--data", "digits", "--arch", "cifar_fast",
+               "--time-budget", str(budget_minutes), "--no-tensorboard"]
+    began = time.time()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, timeout=600,
+                          env={**os.environ, "CNNLIB_RUNS": str(tmp_path)})
+    wall = time.time() - began
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    info = json.loads((Path(result["run_dir"]) / "run.json").read_text())
+    # The command's seconds before training were counted against the budget, not added to it.
+    assert 0.0 < info["startup_seconds"] < wall
+    # The reserve (1% + 5 s) and the timed finish absorb a step's overshoot; a start-up left
+    # uncounted would overrun by itself (about 10 s: TensorFlow's import and the data).
+    assert wall <= budget_minutes * 60 + 3.0, f"{wall:.1f} s for a {budget_minutes * 60:.0f}-second budget"
+
+
 def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it() -> None:
     from cnnlib.training.device import DeviceInfo, configure_precision, cpu_has_bf16
 

@@ -365,16 +365,19 @@ def _fit_inner(run: Run, dataset: Any, model_config: Any, config: TrainConfig, b
     })
     if len(dataset.val.labels) == 0:
         raise ConfigError("the validation split is empty; add images or raise the validation share")
+    startup = start - clock.budget_started(start)
     plan = _plan(config, len(dataset.train.labels), batch_size, int(strategy.num_replicas_in_sync), resumed_seconds,
-                 startup_seconds=start - clock.budget_started(start))
+                 startup_seconds=startup)
     with strategy.scope():
         model = _compiled_model(model_config, config, plan, dataset.train.images)
     from cnnlib.models import count_flops, count_params
 
     params, flops = count_params(model), count_flops(model)
     reserved = _reserve_finish(plan, dataset, config, model, model_config)
+    # The process's seconds before training (imports, data) are recorded, so a run that overran
+    # its budget tells whether the start or the finish took the time.
     run.update_info(params=params, flops=flops, device=device.describe(), precision=precision,
-                    finish_reserve_seconds=reserved)
+                    finish_reserve_seconds=reserved, startup_seconds=round(startup, 1) if plan.time_based else None)
     train_ds, resize_size = _train_dataset(dataset, model_config, config, plan)
     callbacks, parts = _callbacks(run, dataset, config, plan, on_event, resumed_seconds, start, resize_size,
                                   (int(model_config.input_shape[0]), int(model_config.input_shape[1])))

@@ -342,8 +342,10 @@ class Predictor:
         views = len(self.spec.views)
         batch = np.asarray(images)
         batch = batch[None] if batch.ndim == 3 else batch
-        # predict_probabilities is the compiled forward pass; here it returns the logits.
-        parts = [predict_probabilities(self._views_logits, batch[start : start + batch_size])
+        # predict_probabilities is the compiled forward pass; here it returns the logits. Each
+        # chunk must be one call: its output stacks the views of that call's images, so a
+        # chunk split again inside would interleave the views of different images.
+        parts = [predict_probabilities(self._views_logits, batch[start : start + batch_size], batch_size=batch_size)
                  for start in range(0, len(batch), batch_size)]
         rows = [part.reshape(views, -1, self.spec.num_classes) for part in parts]
         return np.concatenate(rows, axis=1) if rows else np.zeros((views, 0, self.spec.num_classes), np.float32)

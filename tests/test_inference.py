@@ -70,6 +70,21 @@ def test_the_graph_applies_the_temperature_exactly_like_the_numpy_answer() -> No
         assert (expected.argmax(axis=1) == uncalibrated.probabilities(images).argmax(axis=1)).all()
 
 
+def test_view_logits_are_each_images_own_views_at_any_chunk_size() -> None:
+    """Chunks larger than predict_probabilities' default batch once interleaved images' views."""
+    from cnnlib.inference import _view, logits_model
+
+    classifier = _tiny_model()
+    views = ("identity", "mirror", "down_right")
+    spec = spec_for((18, 18, 3), CLASSES, views)
+    predictor = Predictor(spec, classifier, inference_model(classifier, spec))
+    images = np.random.default_rng(3).integers(0, 256, (300, 18, 18, 3), dtype=np.uint8)
+    to_logits = logits_model(classifier)
+    expected = np.stack([predict_probabilities(to_logits, np.asarray(_view(images.astype("float32"), view)))
+                         for view in views])
+    for chunk in (7, 256, 300, 1000):
+        np.testing.assert_allclose(predictor.view_logits(images, batch_size=chunk), expected, atol=1e-4)
+
 def test_single_view_is_the_classifier_and_a_mismatch_is_refused() -> None:
     classifier = _tiny_model()
     assert inference_model(classifier, spec_for((18, 18, 3), CLASSES)) is classifier

@@ -56,11 +56,13 @@ class ArchSpec:
 #: airbench trains without dropout, with BatchNorm momentum 0.6 in PyTorch's convention,
 #: which is Keras' 0.4 (the weight of the old statistics).
 AIRBENCH_MODEL_DEFAULTS: tuple[tuple[str, Any], ...] = (("dropout", 0.0), ("bn_momentum", 0.4))
-#: The three blocks' outputs (``cnnlib.models.whitened``). The max-pooled penultimate features
-#: after a whitening stem told noise from photos badly (a 60-minute airbench_small run
-#: flagged 36% of uniform noise with them); the mean of every block's output flagged 100%
-#: (docs/BENCHMARKS.md, "None of my classes on a whitened model").
-AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_b_act", "block2_b_act", "block3_b_act")
+#: Each block's first activation, after its pool (``cnnlib.models.whitened``). The max-pooled
+#: penultimate features after a whitening stem told noise from photos badly (a 60-minute
+#: airbench_small run flagged 36% of uniform noise with them). The mean of each block's output
+#: flagged all uniform noise but only 43% of smooth colour noise and 37% of digits on the GELU
+#: demo; its first activations flagged 100% of both, and more of the near set (docs/BENCHMARKS.md,
+#: "None of my classes on a whitened model").
+AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_a_act", "block2_a_act", "block3_a_act")
 
 ARCHITECTURES: dict[str, ArchSpec] = {
     spec.name: spec

@@ -189,6 +189,20 @@ def test_identity_kernels_start_the_whitened_blocks_and_leave_other_architecture
         np.testing.assert_array_equal(old, new)
 
 
+def test_tier_one_activates_with_gelu_and_tier_two_with_relu_after_the_stem_and_every_batchnorm() -> None:
+    from cnnlib.models import ModelConfig, build_model
+
+    for arch, expected, params in (("airbench_small", "gelu", 295_554), ("airbench", "relu", 1_973_954)):
+        model = build_model(ModelConfig(arch=arch, num_classes=10, input_shape=(32, 32, 3)))
+        activations = [layer.activation.__name__ for layer in model.layers if layer.name.endswith("_act")]
+        assert activations == [expected] * 7, arch  # the stem and two per block
+        assert model.count_params() == params, arch
+        # a probe through the first block's activation: ReLU never goes below 0, GELU does
+        probe = keras.Model(model.inputs, model.get_layer("block1_a_act").output)
+        lowest = float(np.min(probe(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32"))))
+        assert (lowest < 0) == (expected == "gelu"), arch
+
+
 @pytest.mark.slow  # a real (one-epoch) training
 def test_whitening_and_identity_init_switch_off_and_are_saved_with_the_run(tmp_path: Path) -> None:
     """The ablation's baseline: the stem trains from its random start, and the run records it."""

@@ -71,5 +71,6 @@ def test_own_photos_train_a_head_on_the_frozen_demo_network(tmp_path: Path, caps
     np.testing.assert_array_equal(model.get_layer("base").get_weights()[0], base.get_weights()[0])
     # decoded as predict and the app decode it (the training decoder): a head on the whitened
     # features answers Pillow's default bicubic resize of these noisy photos differently
-    photo = load_image(data / "test" / "sea" / "0.jpg", (32, 32), 3).astype(np.float32)
-    assert int(np.argmax(model(photo[None], training=False))) == run.input_spec().class_names.index("sea")
+    spec = run.input_spec()
+    photo = load_image(data / "test" / "sea" / "0.jpg", spec.size, spec.channels).astype(np.float32)
+    assert int(np.argmax(model(photo[None], training=False))) == spec.class_names.index("sea")

@@ -61,7 +61,7 @@ AIRBENCH_MODEL_DEFAULTS: tuple[tuple[str, Any], ...] = (("dropout", 0.0), ("bn_m
 #: airbench_small run flagged 36% of uniform noise with them). The mean of each block's output
 #: flagged all uniform noise but only 43% of smooth colour noise and 37% of digits on the GELU
 #: demo; its first activations flagged 100% of both, and more of the near set (docs/BENCHMARKS.md,
-#: "None of my classes on a whitened model").
+#: "Which layers the familiarity score reads").
 AIRBENCH_FAMILIARITY_LAYERS: tuple[str, ...] = ("block1_a_act", "block2_a_act", "block3_a_act")
 
 ARCHITECTURES: dict[str, ArchSpec] = {

@@ -17,7 +17,7 @@ Tier 2 uses ReLU because its budgets are short of epochs: on a 2-core EPYC with 
 15 minutes trained the wide net 11 epochs with ReLU against 9 with GELU, 90.16% against 89.66%
 test accuracy (seed 0 each), and every tier-2 60-minute figure was measured with ReLU.
 
-Why this shape: max-pooling right after each block's first conv runs the BN, the GELU and
+Why this shape: max-pooling right after each block's first conv runs the BN, the activation and
 the second conv on a quarter of the pixels; the frozen whitening makes the first layer free
 to train; BatchNorm keeps no scale (airbench freezes it at 1, so it is left out); and the
 trainer starts each conv's first input channels as an identity (Dirac) kernel
